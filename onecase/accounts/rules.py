@@ -1,0 +1,37 @@
+"""Permission predicates: one set, used by views, API, CLI and templates alike.
+
+Each predicate answers "may this user …?"; the selectors answer "which may they see?"
+with the same rules, so a list can never show what a detail page would refuse.
+"""
+
+from onecase.accounts.models import Agency, Role
+
+# Roles that may load their agency's exports into the shared ledger.
+IMPORT_ROLES = {Role.PARTNERSHIP_ADMIN, Role.AGENCY_ADMIN}
+
+
+def is_staff_member(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def sees_whole_partnership(user) -> bool:
+    """Partnership administrators (and superusers) see every agency's records."""
+    return is_staff_member(user) and (user.is_superuser or user.role == Role.PARTNERSHIP_ADMIN)
+
+
+def may_import_for(user, agency: Agency | None) -> bool:
+    """May ``user`` import contacts for ``agency`` (None: an agency named in the file)?"""
+    if not is_staff_member(user):
+        return False
+    if sees_whole_partnership(user):
+        return True
+    return (
+        user.role in IMPORT_ROLES
+        and user.agency_id is not None
+        and agency is not None
+        and agency.pk == user.agency_id
+    )
+
+
+def may_create_agencies(user) -> bool:
+    return sees_whole_partnership(user)

@@ -1,0 +1,39 @@
+from django.db import models
+
+
+class Contact(models.Model):
+    """One interaction between a citizen and an agency: a row of the demand ledger."""
+
+    agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="contacts", db_index=False)
+    record_id = models.CharField(max_length=100)
+    agency_person = models.ForeignKey(
+        "people.AgencyPerson", on_delete=models.PROTECT, related_name="contacts", db_index=False
+    )
+    occurred_at = models.DateTimeField()
+    contact_type = models.CharField(max_length=100)
+    presenting_need = models.TextField(blank=True, help_text="In the citizen's own words.")
+    outcome = models.CharField(max_length=200, blank=True)
+    staff_role = models.CharField(max_length=100, blank=True)
+    source_system = models.CharField(max_length=100, blank=True)
+    address_line = models.CharField(max_length=300, blank=True, help_text="Address at the time, as recorded.")
+    postcode = models.CharField(max_length=16, blank=True)
+    uprn = models.CharField(max_length=12, blank=True)
+    address = models.ForeignKey(
+        "people.Address", on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts", db_index=False
+    )
+    imported_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "record_id"], name="contact_agency_record_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["agency", "occurred_at"], name="contact_agency_month_idx"),
+            models.Index(fields=["agency_person", "occurred_at"], name="contact_person_idx"),
+            models.Index(fields=["address", "occurred_at"], name="contact_address_idx"),
+            models.Index(fields=["occurred_at"], name="contact_occurred_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id}:{self.record_id}"

@@ -1,0 +1,56 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from onecase.imports.services import ImportRejected, import_contacts
+
+
+class Command(BaseCommand):
+    help = "Import canonical contact files (CSV or XLSX) into the demand ledger. See docs/contact-format.md."
+
+    def add_arguments(self, parser):
+        parser.add_argument("files", nargs="+", metavar="FILE")
+        parser.add_argument("--agency", help="Agency code for every row (otherwise an 'agency' column is needed).")
+        parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
+
+    def handle(self, *args, files, agency=None, no_progress=False, verbosity=1, **options):
+        failed = 0
+        for path in files:
+            bar = None
+            if not no_progress and verbosity > 0:
+                bar = tqdm(total=0, unit=" rows", desc=path, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+            def progress(done, total, bar=bar):
+                if bar is not None:
+                    bar.total = max(total, done)
+                    bar.n = done
+                    bar.refresh()
+
+            try:
+                result = import_contacts(actor=None, path=path, agency_code=agency, progress=progress)
+            except ImportRejected as exc:
+                failed += 1
+                self.stderr.write(f"{path}: rejected, nothing from this file was kept.")
+                for problem in exc.problems:
+                    self.stderr.write(f"  {problem}")
+                if exc.more:
+                    self.stderr.write("  (more problems not shown; fix these and try again)")
+                continue
+            except OSError as exc:
+                failed += 1
+                self.stderr.write(f"{path}: cannot read the file ({exc.strerror or exc}).")
+                continue
+            finally:
+                if bar is not None:
+                    bar.close()
+            for code in result.agencies_created:
+                self.stdout.write(f"{path}: created agency {code} (name it with the admin pages).")
+            for warning in result.warnings:
+                self.stdout.write(f"{path}: warning: {warning}")
+            self.stdout.write(
+                f"{path}: {result.rows} rows: {result.created} new, {result.updated} updated, "
+                f"{result.unchanged} unchanged; {result.people_created} new agency people."
+            )
+        if failed:
+            raise CommandError(f"{failed} of {len(files)} file(s) rejected.", returncode=1)

@@ -1,0 +1,28 @@
+import pytest
+
+from onecase.accounts.models import Role
+from tests.factories import AgencyFactory, UserFactory
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def partnership_admin(db):
+    return UserFactory(username="admin1", role=Role.PARTNERSHIP_ADMIN, agency=AgencyFactory(code="PARTNERSHIP"))
+
+
+@pytest.fixture
+def agency_admin(db):
+    return UserFactory(username="police_admin", role=Role.AGENCY_ADMIN, agency=AgencyFactory(code="POLICE"))
+
+
+@pytest.fixture
+def write_file(tmp_path):
+    """Write bytes or text to a file in a temporary folder and return its path."""
+
+    def write(name: str, content: str | bytes, encoding: str = "utf-8"):
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+        return path
+
+    return write
