@@ -1,0 +1,58 @@
+"""Writes for agencies and staff. Each checks permission and audits in the same transaction."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from onecase.accounts.models import Agency, Role, Sector, User
+from onecase.accounts.rules import may_create_agencies, sees_whole_partnership
+from onecase.imports.contact_format import AGENCY_CODE, normalise_agency_code
+from onecase.sharing.models import AuditEvent
+from onecase.sharing.services import audit_record
+
+
+@transaction.atomic
+def agency_create(*, actor, code: str, name: str, sector: str = Sector.OTHER) -> Agency:
+    """Create an agency, or update the name and sector of an existing one with that code.
+
+    ``actor`` None is the command line (a trusted operator).
+    """
+    if actor is not None and not may_create_agencies(actor):
+        raise PermissionDenied("Only partnership administrators may create agencies.")
+    code = normalise_agency_code(code)
+    if not AGENCY_CODE.match(code):
+        raise ValidationError("Agency codes use letters, digits, - or _ only (at most 40).")
+    if sector not in Sector.values:
+        raise ValidationError(f"Unknown sector {sector!r}; choose one of {', '.join(Sector.values)}.")
+    agency, created = Agency.objects.update_or_create(code=code, defaults={"name": name, "sector": sector})
+    audit_record(
+        user=actor,
+        action=AuditEvent.Action.CHANGE,
+        object_type="agency",
+        object_id=agency.pk,
+        detail={"code": code, "created": created},
+    )
+    return agency
+
+
+@transaction.atomic
+def user_create(*, actor, username: str, agency: Agency, role: str, password: str, email: str = "") -> User:
+    """Create a staff account in ``agency`` with ``role``. Passwords are hashed with Argon2."""
+    if actor is not None and not sees_whole_partnership(actor):
+        if not (actor.role == Role.AGENCY_ADMIN and actor.agency_id == agency.pk):
+            raise PermissionDenied("You may only create accounts in your own agency.")
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+    if User.objects.filter(username=username).exists():
+        raise ValidationError(f"The username {username!r} is taken.")
+    user = User(username=username, agency=agency, role=role, email=email)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    audit_record(
+        user=actor,
+        action=AuditEvent.Action.CHANGE,
+        object_type="user",
+        object_id=user.pk,
+        detail={"created": True, "role": role, "agency": agency.code},
+    )
+    return user
