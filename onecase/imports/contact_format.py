@@ -168,7 +168,8 @@ def _cell_text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.isoformat()
+        # Excel has no date-only type: a cell at midnight is a date.
+        return value.date().isoformat() if value.time() == time(0) and value.tzinfo is None else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():

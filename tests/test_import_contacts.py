@@ -1,0 +1,297 @@
+"""The canonical contact import: format edge cases, validation, idempotency."""
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from openpyxl import Workbook
+
+from onecase.accounts.models import Agency
+from onecase.contacts.models import Contact
+from onecase.imports.services import ImportRejected, import_contacts, preview_contacts
+from onecase.people.models import AgencyPerson
+from onecase.sharing.models import AuditEvent
+
+HEADER = "record_id,person_ref,occurred_at,contact_type,given_name,family_name,date_of_birth,sex,address_line,postcode"
+GOOD = (
+    f"{HEADER}\n"
+    "R1,P1,2024-03-01T09:30:00,incident,Jon,Smith,1980-02-03,M,\"Flat 2, 10 High Street\",ST1 4HH\n"
+    "R2,P1,2024-03-02,incident,Jonathan,Smith,1980-02-03,M,10 High St,ST14HH\n"
+    "R3,P2,2024-03-03T22:15:00+01:00,asb_report,Mary,Jones,,F,,\n"
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def run(path, agency_code="POLICE", **kwargs):
+    return import_contacts(actor=None, path=path, agency_code=agency_code, **kwargs)
+
+
+def problems_of(path, agency_code="POLICE"):
+    with pytest.raises(ImportRejected) as caught:
+        run(path, agency_code)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_valid_file_creates_agency_people_and_contacts(write_file):
+    result = run(write_file("police.csv", GOOD))
+    assert (result.rows, result.created, result.updated, result.unchanged) == (3, 3, 0, 0)
+    assert result.people_created == 2
+    assert result.agencies_created == ["POLICE"]
+    assert Contact.objects.count() == 3
+    jon = AgencyPerson.objects.get(person_ref="P1")
+    # The newest contact carries the identity the agency knows the person by.
+    assert (jon.given_name, jon.address_line, jon.postcode) == ("Jonathan", "10 High St", "ST14HH")
+    assert jon.date_of_birth == date(1980, 2, 3)
+    assert Contact.objects.get(record_id="R1").address_line == "Flat 2, 10 High Street"
+
+
+def test_times_without_offset_are_uk_local_and_stored_in_utc(write_file):
+    run(write_file("police.csv", GOOD))
+    # 09:30 on 1 March is GMT; 2 March as a date is midnight GMT; +01:00 is converted.
+    assert Contact.objects.get(record_id="R1").occurred_at == datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+    assert Contact.objects.get(record_id="R2").occurred_at == datetime(2024, 3, 2, 0, 0, tzinfo=UTC)
+    assert Contact.objects.get(record_id="R3").occurred_at == datetime(2024, 3, 3, 21, 15, tzinfo=UTC)
+
+
+def test_summer_local_time_is_bst(write_file):
+    run(write_file("p.csv", "record_id,person_ref,occurred_at,contact_type\nR1,P1,2024-07-01 12:00,call\n"))
+    assert Contact.objects.get().occurred_at == datetime(2024, 7, 1, 11, 0, tzinfo=UTC)
+
+
+def test_reimporting_the_same_file_changes_nothing(write_file):
+    path = write_file("police.csv", GOOD)
+    run(path)
+    before = list(Contact.objects.order_by("pk").values())
+    people_before = list(AgencyPerson.objects.order_by("pk").values())
+    result = run(path)
+    assert (result.created, result.updated, result.unchanged, result.people_created) == (0, 0, 3, 0)
+    assert list(Contact.objects.order_by("pk").values()) == before
+    assert list(AgencyPerson.objects.order_by("pk").values()) == people_before
+
+
+def test_reimporting_a_changed_row_updates_it(write_file):
+    run(write_file("police.csv", GOOD))
+    changed = GOOD.replace("R3,P2,2024-03-03T22:15:00+01:00,asb_report", "R3,P2,2024-03-03T22:15:00+01:00,arrest")
+    result = run(write_file("police2.csv", changed))
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 2)
+    assert Contact.objects.get(record_id="R3").contact_type == "arrest"
+    assert Contact.objects.count() == 3
+
+
+def test_an_older_file_does_not_overwrite_a_newer_identity(write_file):
+    run(write_file("new.csv", "record_id,person_ref,occurred_at,contact_type,given_name\nR9,P1,2025-01-01,call,Jonathan\n"))
+    run(write_file("old.csv", "record_id,person_ref,occurred_at,contact_type,given_name\nR1,P1,2020-01-01,call,Jon\n"))
+    assert AgencyPerson.objects.get().given_name == "Jonathan"
+    assert Contact.objects.count() == 2
+
+
+def test_the_same_record_id_at_two_agencies_is_two_contacts(write_file):
+    path = write_file("a.csv", "record_id,person_ref,occurred_at,contact_type\n1,P1,2024-01-01,call\n")
+    run(path, "POLICE")
+    run(path, "HOUSING")
+    assert Contact.objects.count() == 2
+
+
+def test_byte_order_mark_and_crlf(write_file):
+    content = "\ufeff" + GOOD.replace("\n", "\r\n")
+    result = run(write_file("bom.csv", content.encode("utf-8")))
+    assert result.created == 3
+    assert AgencyPerson.objects.get(person_ref="P2").family_name == "Jones"
+
+
+def test_quoted_commas_quotes_and_newlines(write_file):
+    content = (
+        "record_id,person_ref,occurred_at,contact_type,presenting_need,address_line\n"
+        'R1,P1,2024-01-01,call,"I said ""help me"", twice","Flat 1, The Court, Hanley"\n'
+        'R2,P1,2024-01-02,call,"two\nlines",x\n'
+        "R3,P1,2024-01-03,call,bad date next,\n"
+    )
+    run(write_file("q.csv", content))
+    assert Contact.objects.get(record_id="R1").presenting_need == 'I said "help me", twice'
+    assert Contact.objects.get(record_id="R1").address_line == "Flat 1, The Court, Hanley"
+    assert Contact.objects.get(record_id="R2").presenting_need == "two\nlines"
+
+
+def test_line_numbers_count_physical_lines_after_a_multiline_field(write_file):
+    content = (
+        "record_id,person_ref,occurred_at,contact_type,presenting_need\n"
+        'R1,P1,2024-01-01,call,"two\nlines"\n'
+        "R2,P1,yesterday,call,x\n"
+    )
+    assert problems_of(write_file("q.csv", content)) == [
+        "line 4, column occurred_at: 'yesterday' is not an ISO 8601 date or date-time"
+    ]
+
+
+def test_empty_optional_fields_are_blank_and_null(write_file):
+    content = f"{HEADER},uprn,nhs_number,presenting_need,outcome,staff_role,source_system\nR1,P1,2024-01-01,call,,,,,,,,,,,,\n"
+    run(write_file("e.csv", content))
+    person = AgencyPerson.objects.get()
+    assert person.date_of_birth is None
+    assert (person.given_name, person.uprn, person.nhs_number) == ("", "", "")
+    assert Contact.objects.get().presenting_need == ""
+
+
+def test_optional_columns_may_be_absent_and_order_does_not_matter(write_file):
+    run(write_file("m.csv", "contact_type,occurred_at,person_ref,record_id\ncall,2024-01-01,P1,R1\n"))
+    contact = Contact.objects.get()
+    assert (contact.record_id, contact.contact_type, contact.agency_person.person_ref) == ("R1", "call", "P1")
+
+
+def test_xlsx_with_real_dates_and_numbers(tmp_path):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["record_id", "person_ref", "occurred_at", "contact_type", "date_of_birth", "uprn", "given_name"])
+    sheet.append([1001, "P1", datetime(2024, 5, 1, 14, 0), "visit", datetime(1990, 1, 31), 100031234567, "Ann"])
+    sheet.append(["1002", "P2", "2024-05-02", "visit", None, None, None])
+    sheet.append([None] * 7)  # blank rows are skipped
+    path = tmp_path / "housing.xlsx"
+    book.save(path)
+    result = run(path, "HOUSING")
+    assert result.created == 2
+    first = Contact.objects.get(record_id="1001")
+    assert first.occurred_at == datetime(2024, 5, 1, 13, 0, tzinfo=UTC)  # BST
+    assert first.uprn == "100031234567"
+    assert first.agency_person.date_of_birth == date(1990, 1, 31)
+    assert AgencyPerson.objects.get(person_ref="P2").date_of_birth is None
+
+
+def test_xlsx_errors_name_the_sheet_row(tmp_path):
+    book = Workbook()
+    book.active.append(["record_id", "person_ref", "occurred_at", "contact_type"])
+    book.active.append(["1", "P1", "2024-01-01", "visit"])
+    book.active.append(["2", "", "2024-01-01", "visit"])
+    path = tmp_path / "h.xlsx"
+    book.save(path)
+    assert problems_of(path) == ["line 3, column person_ref: is empty"]
+    assert Contact.objects.count() == 0
+
+
+def test_non_utf8_is_rejected_with_line_and_column(write_file):
+    content = "record_id,person_ref,occurred_at,contact_type,family_name\nR1,P1,2024-01-01,call,Smith\nR2,P2,2024-01-01,call,Bront\xeb\n"
+    problems = problems_of(write_file("latin1.csv", content, encoding="latin-1"))
+    assert problems == ["line 3, column family_name: not valid UTF-8 (byte 0xEB); save the file as UTF-8 CSV"]
+    assert Contact.objects.count() == 0
+
+
+def test_bad_date_rejects_the_whole_file(write_file):
+    content = GOOD + "R4,P3,2024-02-30,incident,A,B,,,,\n"
+    problems = problems_of(write_file("p.csv", content))
+    assert problems == ["line 5, column occurred_at: '2024-02-30' is not an ISO 8601 date or date-time"]
+    assert Contact.objects.count() == 0
+    assert AgencyPerson.objects.count() == 0
+    # Not even the agency named on the command line is kept.
+    assert not Agency.objects.filter(code="POLICE").exists()
+
+
+def test_empty_person_ref_rejects_the_whole_file(write_file):
+    problems = problems_of(write_file("p.csv", GOOD + "R4,,2024-02-01,incident,A,B,,,,\n"))
+    assert problems == ["line 5, column person_ref: is empty"]
+    assert Contact.objects.count() == 0
+
+
+def test_missing_required_column_is_named(write_file):
+    problems = problems_of(write_file("p.csv", "record_id,person_ref,contact_type\nR1,P1,call\n"))
+    assert problems == ["line 1, column occurred_at: required column is missing"]
+
+
+def test_without_agency_option_an_agency_column_is_required(write_file):
+    path = write_file("p.csv", "record_id,person_ref,occurred_at,contact_type\nR1,P1,2024-01-01,call\n")
+    assert problems_of(path, agency_code=None) == [
+        "line 1, column agency: required column is missing (or give the agency for the whole file)"
+    ]
+
+
+def test_agency_column_creates_unknown_agencies(write_file):
+    content = "agency,record_id,person_ref,occurred_at,contact_type\nfoodbank,1,F1,2024-01-01,parcel\nCAB,1,C1,2024-01-01,advice\n"
+    result = run(write_file("multi.csv", content), agency_code=None)
+    assert sorted(result.agencies_created) == ["CAB", "FOODBANK"]
+    assert set(Contact.objects.values_list("agency__code", flat=True)) == {"CAB", "FOODBANK"}
+
+
+def test_unknown_columns_are_ignored_with_a_warning(write_file):
+    result = run(write_file("p.csv", "record_id,person_ref,occurred_at,contact_type,Officer Notes\nR1,P1,2024-01-01,call,x\n"))
+    assert result.warnings == ["column Officer Notes is not part of the contact format and was ignored"]
+    assert Contact.objects.count() == 1
+
+
+def test_every_problem_is_reported_up_to_fifty(write_file):
+    rows = "".join(f"R{i},,2024-01-01,call\n" for i in range(80))
+    with pytest.raises(ImportRejected) as caught:
+        run(write_file("p.csv", "record_id,person_ref,occurred_at,contact_type\n" + rows))
+    assert len(caught.value.problems) == 50
+    assert caught.value.more
+    assert str(caught.value.problems[0]) == "line 2, column person_ref: is empty"
+
+
+def test_row_level_checks(write_file):
+    content = (
+        "record_id,person_ref,occurred_at,contact_type,date_of_birth,uprn,nhs_number\n"
+        "R1,P1,2024-01-01,call,03/02/1980,,\n"
+        "R2,P1,2024-01-01,call,2999-01-01,,\n"
+        "R3,P1,2024-01-01,call,,12AB,\n"
+        "R4,P1,2024-01-01,call,,,12345\n"
+        "R1,P1,2024-01-02,call,,,\n"
+        f"R6,{'x' * 101},2024-01-01,call,,,\n"
+    )
+    assert problems_of(write_file("p.csv", content)) == [
+        "line 2, column date_of_birth: must be a date written YYYY-MM-DD",
+        "line 3, column date_of_birth: is in the future",
+        "line 4, column uprn: must be digits only",
+        "line 5, column nhs_number: must be 10 digits",
+        "line 6, column record_id: repeats the record on line 2",
+        "line 7, column person_ref: is longer than 100 characters",
+    ]
+
+
+def test_header_only_and_empty_files(write_file):
+    assert problems_of(write_file("h.csv", "record_id,person_ref,occurred_at,contact_type\n")) == [
+        "the file has a header but no rows"
+    ]
+    assert problems_of(write_file("e.csv", "")) == ["line 1: the file is empty; it needs a header row"]
+
+
+def test_import_is_audited_without_personal_data(write_file):
+    run(write_file("police.csv", GOOD))
+    event = AuditEvent.objects.get(action=AuditEvent.Action.IMPORT)
+    assert event.detail["rows"] == 3
+    assert "Smith" not in json.dumps(event.detail)
+
+
+def test_preview_validates_without_writing(write_file):
+    header, sample, warnings, problems, count = preview_contacts(
+        path=write_file("p.csv", GOOD + "R4,,2024-01-01,call,,,,,,\n"), agency_code="POLICE"
+    )
+    assert header[:2] == ["record_id", "person_ref"]
+    assert len(sample) == 4 and count == 4
+    assert [str(p) for p in problems] == ["line 5, column person_ref: is empty"]
+    assert Contact.objects.count() == 0 and Agency.objects.count() == 0
+
+
+def test_command_prints_line_and_column_and_exits_non_zero(write_file, capsys):
+    bad = write_file("bad.csv", GOOD.replace("2024-03-02", "02/03/2024"))
+    with pytest.raises(CommandError) as caught:
+        call_command("import_contacts", str(bad), agency="POLICE", no_progress=True)
+    assert caught.value.returncode == 1
+    err = capsys.readouterr().err
+    assert "line 3, column occurred_at: '02/03/2024' is not an ISO 8601 date or date-time" in err
+    assert "Traceback" not in err
+    assert Contact.objects.count() == 0
+
+
+def test_command_and_stats_json(write_file, capsys):
+    call_command("import_contacts", str(write_file("police.csv", GOOD)), agency="POLICE", no_progress=True)
+    out = capsys.readouterr().out
+    assert "3 rows: 3 new, 0 updated, 0 unchanged" in out
+    assert "created agency POLICE" in out
+    call_command("stats", as_json=True)
+    assert json.loads(capsys.readouterr().out) == {
+        "agencies": 1,
+        "source_people": 2,
+        "contacts": 3,
+        "people": 0,
+        "households": 0,
+    }
