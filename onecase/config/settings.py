@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django_q",
     "crispy_forms",
     "crispy_forms_gds",
+    "pgtrigger",
     "onecase.accounts",
     "onecase.people",
     "onecase.contacts",
@@ -160,6 +161,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-agency case management and demand analysis.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Shared by the web server and the job worker (import progress is written here while the
+# import's own transaction is still open), so it must not be per-process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ.get("ONECASE_CACHE_DIR", str(DATA_DIR / "cache")),
+    }
 }
 
 Q_CLUSTER = {

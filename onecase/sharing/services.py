@@ -1,6 +1,31 @@
-"""Audit writes. Called inside the transaction of the action they record."""
+"""Writes for audit, sharing agreements, disclosure requests and break the glass.
 
-from onecase.sharing.models import AuditEvent
+Every function checks permission and writes its audit event in the same transaction.
+"""
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from onecase.accounts.models import Agency, Role
+from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.sharing.models import (
+    Agreement,
+    AgreementParty,
+    Alert,
+    AuditEvent,
+    BreakGlass,
+    DataCategory,
+    DisclosureRequest,
+    Tier,
+)
+from onecase.sharing.rules import NO_PERSON_ACCESS, Disclosure, may_manage_agreements
+
+BREAK_GLASS_MINUTES = 60
+REQUEST_DAYS = 30
+DECIDING_ROLES = {Role.AGENCY_ADMIN, Role.DPO}
 
 
 def audit_record(
@@ -32,3 +57,168 @@ def audit_record(
 
 def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def disclosure_record(
+    *, user, person_id: int, owner_agency_id: int, disclosure: Disclosure, purpose: str = "", ip=None
+) -> AuditEvent:
+    """Record that ``owner_agency_id``'s records about a person were disclosed to ``user``."""
+    return audit_record(
+        user=user,
+        action=AuditEvent.Action.DISCLOSE,
+        object_type="person",
+        object_id=person_id,
+        purpose=purpose,
+        ip=ip,
+        detail={
+            "owner_agency_id": owner_agency_id,
+            "tier": disclosure.tier.label,
+            "basis": disclosure.basis,
+            "agreement": disclosure.agreement.reference if disclosure.agreement else None,
+        },
+    )
+
+
+@transaction.atomic
+def agreement_create(
+    *,
+    actor,
+    reference: str,
+    title: str,
+    lawful_basis: str,
+    purposes: str,
+    data_categories: list[str],
+    starts_on: dt.date,
+    parties: dict[Agency, int],
+    ends_on: dt.date | None = None,
+    review_on: dt.date | None = None,
+    signed_document_ref: str = "",
+    special_category_condition: str = "",
+) -> Agreement:
+    """Record a signed information sharing agreement and the tier each party may receive."""
+    if actor is not None and not may_manage_agreements(actor):
+        raise PermissionDenied("Only partnership administrators may record sharing agreements.")
+    unknown = set(data_categories) - set(DataCategory.values)
+    if unknown:
+        raise ValidationError(f"Unknown data categories: {', '.join(sorted(unknown))}.")
+    if len(parties) < 2:
+        raise ValidationError("An agreement needs at least two agencies.")
+    if ends_on and ends_on < starts_on:
+        raise ValidationError("The agreement cannot end before it starts.")
+    agreement = Agreement.objects.create(
+        reference=reference,
+        title=title,
+        lawful_basis=lawful_basis,
+        purposes=purposes,
+        data_categories=sorted(set(data_categories)),
+        starts_on=starts_on,
+        ends_on=ends_on,
+        review_on=review_on,
+        signed_document_ref=signed_document_ref,
+        special_category_condition=special_category_condition,
+    )
+    AgreementParty.objects.bulk_create(
+        AgreementParty(agreement=agreement, agency=agency, max_tier=int(tier)) for agency, tier in parties.items()
+    )
+    audit_record(
+        user=actor,
+        action=AuditEvent.Action.CHANGE,
+        object_type="agreement",
+        object_id=agreement.pk,
+        detail={"created": reference, "parties": sorted(a.code for a in parties)},
+    )
+    return agreement
+
+
+@transaction.atomic
+def agreement_revoke(*, actor, agreement: Agreement, reason: str) -> Agreement:
+    """Revoke an agreement. The very next request relying on it is refused."""
+    if actor is not None and not may_manage_agreements(actor):
+        raise PermissionDenied("Only partnership administrators may revoke sharing agreements.")
+    if not reason.strip():
+        raise ValidationError("Give the reason for revoking the agreement.")
+    agreement.revoked_at = timezone.now()
+    agreement.revoked_reason = reason[:300]
+    agreement.save(update_fields=["revoked_at", "revoked_reason"])
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="agreement", object_id=agreement.pk,
+                 detail={"revoked": True})
+    return agreement
+
+
+@transaction.atomic
+def disclosure_request_create(
+    *, actor, person, owner_agency: Agency, purpose: str, tier: int = Tier.FULL, ip=None
+) -> DisclosureRequest:
+    """Ask ``owner_agency`` to see more of its records about ``person``, for a stated purpose."""
+    if not is_staff_member(actor) or actor.role in NO_PERSON_ACCESS or actor.agency_id is None:
+        raise PermissionDenied("Your role cannot request access to records about people.")
+    if owner_agency.pk == actor.agency_id:
+        raise ValidationError("You already see your own agency's records.")
+    if not purpose.strip():
+        raise ValidationError("State the purpose of the request.")
+    request = DisclosureRequest.objects.create(
+        requested_by=actor, person=person, owner_agency=owner_agency, tier=int(tier), purpose=purpose[:300]
+    )
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="disclosure_request",
+                 object_id=request.pk, purpose=purpose, ip=ip,
+                 detail={"person_id": person.pk, "owner_agency_id": owner_agency.pk, "tier": int(tier)})
+    return request
+
+
+def may_decide_request(user, request: DisclosureRequest) -> bool:
+    """The owning agency's administrator or DPO (or the partnership) decides."""
+    if not is_staff_member(user):
+        return False
+    return sees_whole_partnership(user) or (
+        user.agency_id == request.owner_agency_id and user.role in DECIDING_ROLES
+    )
+
+
+@transaction.atomic
+def disclosure_request_decide(
+    *, actor, request: DisclosureRequest, approve: bool, note: str = "", days: int = REQUEST_DAYS, ip=None
+) -> DisclosureRequest:
+    """Approve (for ``days``) or decline a pending request."""
+    if not may_decide_request(actor, request):
+        raise PermissionDenied("Only the owning agency can decide this request.")
+    if request.status != DisclosureRequest.Status.PENDING:
+        raise ValidationError("This request has already been decided.")
+    now = timezone.now()
+    request.status = DisclosureRequest.Status.APPROVED if approve else DisclosureRequest.Status.DECLINED
+    request.decided_by = actor
+    request.decided_at = now
+    request.decision_note = note[:300]
+    request.expires_at = now + dt.timedelta(days=days) if approve else None
+    request.save()
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="disclosure_request",
+                 object_id=request.pk, ip=ip, detail={"decision": request.status})
+    return request
+
+
+@transaction.atomic
+def break_glass(*, actor, person, reason: str, owner_agency_ids: list[int], minutes: int = BREAK_GLASS_MINUTES,
+                ip=None) -> BreakGlass:
+    """Emergency full access to ``person`` for ``minutes``, with a stated reason.
+
+    The caller must have re-authenticated the user. Each owning agency's DPO is alerted.
+    """
+    if not is_staff_member(actor) or actor.role in NO_PERSON_ACCESS or actor.agency_id is None:
+        raise PermissionDenied("Your role cannot break the glass.")
+    if len(reason.strip()) < 10:
+        raise ValidationError("State the emergency reason in a sentence.")
+    grant = BreakGlass.objects.create(
+        user=actor, person=person, reason=reason[:500], expires_at=timezone.now() + dt.timedelta(minutes=minutes)
+    )
+    Alert.objects.bulk_create(
+        Alert(
+            agency_id=agency_id,
+            kind=Alert.Kind.BREAK_GLASS,
+            message=f"{actor.get_username()} broke the glass on person {person.pk} for {minutes} minutes.",
+            object_type="break_glass",
+            object_id=str(grant.pk),
+        )
+        for agency_id in sorted(set(owner_agency_ids) - {actor.agency_id})
+    )
+    audit_record(user=actor, action=AuditEvent.Action.DISCLOSE, object_type="person", object_id=person.pk,
+                 purpose=reason, ip=ip, detail={"break_glass": grant.pk, "minutes": minutes})
+    return grant

@@ -1,0 +1,83 @@
+"""Disclosure rules: how much of another agency's records a user may see, and on what basis.
+
+Evaluated at query time on every request, so an agreement that ends or is revoked blocks
+the very next request, in existing sessions too.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+
+from onecase.accounts.models import Role
+from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.sharing.models import Agreement, BreakGlass, DisclosureRequest, Tier
+
+# Roles that never see person-level records of any agency (aggregates or audit only).
+NO_PERSON_ACCESS = {Role.ANALYST, Role.AUDITOR}
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    tier: Tier
+    agreement: Agreement | None = None
+    basis: str = ""  # "own agency", "agreement", "approved request", "break the glass", "signpost"
+
+
+def agreements_in_force(*, between: tuple[int, int], on=None):
+    """Agreements in force on ``on`` (today) to which both agencies are parties."""
+    on = on or timezone.localdate()
+    first, second = between
+    return (
+        Agreement.objects.filter(revoked_at__isnull=True, starts_on__lte=on)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .filter(parties__agency_id=first)
+        .filter(parties__agency_id=second)
+        .distinct()
+    )
+
+
+def disclosure_for(user, owner_agency_id: int, *, person_id: int | None = None) -> Disclosure:
+    """The tier of ``owner_agency_id``'s records ``user`` may see, and the basis relied on.
+
+    With no agreement in force the most another agency's staff can see is a signpost.
+    An approved request or break-the-glass for ``person_id`` raises it to full.
+    """
+    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS:
+        return Disclosure(Tier.NONE)
+    if sees_whole_partnership(user) or owner_agency_id == user.agency_id:
+        return Disclosure(Tier.FULL, basis="own agency")
+    if user.agency_id is None:
+        return Disclosure(Tier.NONE)
+    now = timezone.now()
+    if person_id is not None:
+        if BreakGlass.objects.filter(user=user, person_id=person_id, expires_at__gt=now).exists():
+            return Disclosure(Tier.FULL, basis="break the glass")
+        approved = DisclosureRequest.objects.filter(
+            requested_by=user,
+            person_id=person_id,
+            owner_agency_id=owner_agency_id,
+            status=DisclosureRequest.Status.APPROVED,
+            expires_at__gt=now,
+        ).first()
+        if approved is not None:
+            base = _by_agreement(user, owner_agency_id)
+            return Disclosure(max(Tier(approved.tier), base.tier), base.agreement, "approved request")
+    return _by_agreement(user, owner_agency_id)
+
+
+def _by_agreement(user, owner_agency_id: int) -> Disclosure:
+    best = Disclosure(Tier.SIGNPOST, basis="signpost")
+    for agreement in agreements_in_force(between=(user.agency_id, owner_agency_id)).prefetch_related("parties"):
+        receiving = next(p for p in agreement.parties.all() if p.agency_id == user.agency_id)
+        if receiving.max_tier > best.tier:
+            best = Disclosure(Tier(receiving.max_tier), agreement, "agreement")
+    return best
+
+
+def may_manage_agreements(user) -> bool:
+    return sees_whole_partnership(user)
+
+
+def may_read_audit(user) -> bool:
+    return is_staff_member(user) and (sees_whole_partnership(user) or user.role in {Role.DPO, Role.AUDITOR})
