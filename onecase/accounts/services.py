@@ -56,3 +56,19 @@ def user_create(*, actor, username: str, agency: Agency, role: str, password: st
         detail={"created": True, "role": role, "agency": agency.code},
     )
     return user
+
+
+@transaction.atomic
+def token_create(*, actor, user: User):
+    """Issue a new API token for ``user``, replacing any old one (command line only)."""
+    from rest_framework.authtoken.models import Token
+
+    if actor is not None and not sees_whole_partnership(actor):
+        raise PermissionDenied("Only partnership administrators may issue API tokens.")
+    Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
+    audit_record(
+        user=actor, action=AuditEvent.Action.CHANGE, object_type="api_token", object_id=user.pk,
+        detail={"issued": True},
+    )
+    return token

@@ -1,0 +1,49 @@
+"""Provisioning agencies, staff and API tokens from the command line."""
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from rest_framework.test import APIClient
+
+from onecase.accounts.models import Agency, User
+from onecase.sharing.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_agency_user_and_token(monkeypatch, capsys):
+    call_command("create_agency", "housing", name="City Housing", sector="council")
+    agency = Agency.objects.get(code="HOUSING")
+    assert (agency.name, agency.sector) == ("City Housing", "council")
+
+    monkeypatch.setenv("ONECASE_PASSWORD", "a long enough passphrase 42")
+    call_command("create_user", "hsys", agency="HOUSING", role="agency_admin")
+    user = User.objects.get(username="hsys")
+    assert (user.agency, user.role) == (agency, "agency_admin")
+    assert user.password.startswith("argon2")
+    assert authenticate(username="hsys", password="a long enough passphrase 42") == user
+
+    capsys.readouterr()
+    call_command("create_token", "hsys")
+    key = capsys.readouterr().out.strip()
+    assert len(key) == 40
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.get("/api/v1/agencies/")
+    assert response.status_code == 200
+    assert [row["code"] for row in response.json()] == ["HOUSING"]
+    assert AuditEvent.objects.filter(object_type__in=["agency", "user", "api_token"]).count() == 3
+
+
+def test_create_user_refuses_weak_passwords_and_unknown_roles(monkeypatch):
+    call_command("create_agency", "POLICE", name="Police", sector="police")
+    monkeypatch.setenv("ONECASE_PASSWORD", "short")
+    with pytest.raises(CommandError, match="too short"):
+        call_command("create_user", "p1", agency="POLICE", role="practitioner")
+    monkeypatch.setenv("ONECASE_PASSWORD", "a long enough passphrase 42")
+    with pytest.raises(CommandError, match="No agency"):
+        call_command("create_user", "p1", agency="NOPE", role="practitioner")
+    with pytest.raises(CommandError):
+        call_command("create_user", "p1", agency="POLICE", role="emperor")
+    assert not User.objects.filter(username="p1").exists()
