@@ -21,6 +21,12 @@ class Contact(models.Model):
     address = models.ForeignKey(
         "people.Address", on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts", db_index=False
     )
+    need_category = models.ForeignKey(
+        "contacts.NeedCategory", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    need_category_manual = models.BooleanField(
+        default=False, db_default=False, help_text="Set by a member of staff, not by keywords."
+    )
     imported_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -37,3 +43,32 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency_id}:{self.record_id}"
+
+
+class NeedCategory(models.Model):
+    """A category of need behind what citizens ask for. Default: Supporting Families outcomes."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name_plural = "need categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NeedKeyword(models.Model):
+    """A word or phrase in a presenting need that places it in a category. Editable."""
+
+    category = models.ForeignKey(NeedCategory, on_delete=models.CASCADE, related_name="keywords")
+    phrase = models.CharField(max_length=100, unique=True, help_text="Lower case; matched as whole words.")
+
+    class Meta:
+        ordering = ["category__order", "phrase"]
+
+    def __str__(self) -> str:
+        return f"{self.phrase} → {self.category_id}"

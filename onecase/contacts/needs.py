@@ -1,0 +1,72 @@
+"""The default need taxonomy and the keyword matcher that places presenting needs in it.
+
+The categories are the Supporting Families headline outcomes; the keywords are a starting
+point that each partnership edits (admin pages) to fit how its citizens talk.
+"""
+
+import re
+
+DEFAULT_CATEGORIES = [
+    ("finances", "Financial stability", "Debt, arrears, benefits, food and fuel poverty"),
+    ("work", "Work", "Finding and keeping work, skills"),
+    ("housing", "Secure housing", "Homelessness, tenancy, repairs, overcrowding"),
+    ("crime_asb", "Crime and anti-social behaviour", "Offending, victims, neighbour disputes"),
+    ("domestic_abuse", "Safe from domestic abuse", "Abuse by a partner or family member"),
+    ("health", "Improved mental and physical health", "Illness, injury, mental health"),
+    ("substance_use", "Substance use", "Alcohol and drugs"),
+    ("school_attendance", "School attendance", "Getting a good education"),
+    ("early_years", "Early years and development", "Babies and young children"),
+    ("childrens_safety", "Children safe from abuse and exploitation", "Neglect, exploitation, missing children"),
+]
+
+DEFAULT_KEYWORDS = {
+    "finances": [
+        "rent arrears", "arrears", "council tax", "debt", "debts", "bills", "can't pay", "cannot pay",
+        "money", "benefit", "benefits", "universal credit", "food", "hungry", "electric", "gas meter",
+        "bailiffs", "loan", "sanction",
+    ],
+    "work": ["job", "work", "employment", "unemployed", "cv", "training", "interview", "jobcentre"],
+    "housing": [
+        "homeless", "evicted", "eviction", "repair", "repairs", "damp", "mould", "housing", "tenancy",
+        "somewhere to live", "sofa", "overcrowded", "leak", "boiler",
+    ],
+    "crime_asb": [
+        "neighbour", "neighbours", "noise", "threatening", "threatened", "burgled", "stolen", "theft",
+        "fight", "fighting", "vandal", "vandalism", "harassment", "gang", "asb", "anti-social",
+        "police", "arrested", "court",
+    ],
+    "domestic_abuse": [
+        "hit me", "hits me", "partner", "ex-partner", "boyfriend", "husband", "domestic", "abuse",
+        "controlling", "scared of him", "scared of her",
+    ],
+    "health": [
+        "pain", "ill", "sick", "hospital", "doctor", "gp", "fell", "fall", "injury", "injured",
+        "breathing", "chest", "depressed", "depression", "anxiety", "mental health", "suicidal",
+        "self-harm", "medication",
+    ],
+    "substance_use": ["drink", "drinking", "drunk", "alcohol", "drugs", "drug", "overdose", "heroin", "cannabis"],
+    "school_attendance": ["school", "truant", "truanting", "attendance", "excluded", "college"],
+    "early_years": ["baby", "nursery", "toddler", "pregnant", "health visitor", "childcare"],
+    "childrens_safety": [
+        "child protection", "neglect", "missing", "exploited", "exploitation", "grooming",
+        "kids are not safe", "left alone",
+    ],
+}
+
+
+class NeedMatcher:
+    """Place free text in a category by its keywords; longer phrases win over shorter ones."""
+
+    def __init__(self, keywords: list[tuple[str, int]]):
+        # (phrase, category id): longest first so "rent arrears" beats "arrears".
+        ordered = sorted(keywords, key=lambda item: (-len(item[0]), item[0]))
+        self._patterns = [
+            (re.compile(rf"(?<![\w']){re.escape(phrase.lower())}(?![\w'])"), category) for phrase, category in ordered
+        ]
+
+    def match(self, text: str) -> int | None:
+        lowered = text.lower().replace("’", "'")
+        for pattern, category in self._patterns:
+            if pattern.search(lowered):
+                return category
+        return None
