@@ -1,4 +1,11 @@
 from django.db import models
+from django.db.models import Q
+
+
+class DemandClass(models.TextChoices):
+    VALUE = "value", "Value demand"
+    FAILURE = "failure", "Failure demand"
+    UNKNOWN = "unknown", "Unknown"
 
 
 class Contact(models.Model):
@@ -21,6 +28,19 @@ class Contact(models.Model):
     address = models.ForeignKey(
         "people.Address", on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts", db_index=False
     )
+    # Resolved by linkage: derived from the agency person's active link, refreshed with it.
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts", db_index=False
+    )
+    household = models.ForeignKey(
+        "people.Household", on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts", db_index=False
+    )
+    demand_class = models.CharField(
+        max_length=10, choices=DemandClass.choices, default=DemandClass.UNKNOWN, db_default=DemandClass.UNKNOWN
+    )
+    demand_class_manual = models.BooleanField(
+        default=False, db_default=False, help_text="Set by a member of staff, not by the repeat rule."
+    )
     need_category = models.ForeignKey(
         "contacts.NeedCategory", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
@@ -39,6 +59,14 @@ class Contact(models.Model):
             models.Index(fields=["agency_person", "occurred_at"], name="contact_person_idx"),
             models.Index(fields=["address", "occurred_at"], name="contact_address_idx"),
             models.Index(fields=["occurred_at"], name="contact_occurred_idx"),
+            models.Index(
+                fields=["person", "occurred_at"], name="contact_resolved_person_idx", condition=Q(person__isnull=False)
+            ),
+            models.Index(
+                fields=["household", "occurred_at"],
+                name="contact_household_idx",
+                condition=Q(household__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,13 +1,17 @@
 """Writes to the demand ledger's classifications. Agency-supplied fields are never changed here."""
 
-from django.core.exceptions import PermissionDenied
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 
 from onecase.accounts.rules import sees_whole_partnership
-from onecase.contacts.models import Contact, NeedCategory, NeedKeyword
+from onecase.contacts.models import Contact, DemandClass, NeedCategory, NeedKeyword
 from onecase.contacts.needs import NeedMatcher
 from onecase.contacts.rules import may_reclassify
+from onecase.people.models import PersonLink
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
 
@@ -62,5 +66,97 @@ def contact_set_need(*, actor, contact: Contact, category: NeedCategory | None, 
         object_id=contact.pk,
         ip=ip,
         detail={"need_category": [before, category.pk if category else None]},
+    )
+    return contact
+
+
+def resolution_refresh(*, agency_person_ids=None) -> int:
+    """Copy each contact's person and household from its agency person's active link.
+
+    Derived data, called by linkage after every run or review decision (inside its
+    transaction). Returns the number of contacts updated.
+    """
+    active = PersonLink.objects.filter(agency_person_id=OuterRef("agency_person_id"), undone_at__isnull=True)
+    contacts = Contact.objects.all()
+    if agency_person_ids is not None:
+        contacts = contacts.filter(agency_person_id__in=list(agency_person_ids))
+    return contacts.update(
+        person_id=Subquery(active.values("person_id")[:1]),
+        household_id=Subquery(active.values("person__household_id")[:1]),
+    )
+
+
+def failure_window() -> dt.timedelta:
+    return dt.timedelta(days=int(getattr(settings, "ONECASE_FAILURE_WINDOW_DAYS", 90)))
+
+
+@transaction.atomic
+def demand_classify(*, actor, window: dt.timedelta | None = None) -> dict[str, int]:
+    """Classify every contact not classified by hand as value, failure or unknown demand.
+
+    Failure demand: a contact about the same need category as an earlier contact, at any
+    agency, for the same person or the same household, within ``window`` of it. A contact
+    with no need category is unknown. Returns counts per class.
+    """
+    if actor is not None and not sees_whole_partnership(actor):
+        raise PermissionDenied("Only partnership administrators may reclassify the whole ledger.")
+    window = window or failure_window()
+    last_seen: dict[tuple, object] = {}
+    wanted: dict[str, list[int]] = {c: [] for c in DemandClass.values}
+    rows = (
+        Contact.objects.filter(demand_class_manual=False)
+        .order_by("occurred_at", "pk")
+        .values_list("pk", "person_id", "household_id", "need_category_id", "occurred_at", "demand_class")
+    )
+    for pk, person_id, household_id, need_id, occurred_at, current in rows.iterator(chunk_size=20000):
+        if need_id is None:
+            verdict = DemandClass.UNKNOWN
+        else:
+            verdict = DemandClass.VALUE
+            keys = []
+            if person_id is not None:
+                keys.append(("p", person_id, need_id))
+            if household_id is not None:
+                keys.append(("h", household_id, need_id))
+            for key in keys:
+                earlier = last_seen.get(key)
+                if earlier is not None and occurred_at - earlier <= window:
+                    verdict = DemandClass.FAILURE
+                last_seen[key] = occurred_at
+        if verdict != current:
+            wanted[verdict].append(pk)
+    for verdict, pks in wanted.items():
+        for start in range(0, len(pks), BATCH):
+            Contact.objects.filter(pk__in=pks[start : start + BATCH]).update(demand_class=verdict)
+    counts = {
+        value: n for value, n in Contact.objects.values_list("demand_class").annotate(n=Count("id")).order_by()
+    }
+    audit_record(
+        user=actor,
+        action=AuditEvent.Action.CHANGE,
+        object_type="contacts",
+        detail={"demand_classification": counts, "window_days": window.days},
+    )
+    return counts
+
+
+@transaction.atomic
+def contact_set_demand_class(*, actor, contact: Contact, demand_class: str, ip=None) -> Contact:
+    """Reclassify one contact as value, failure or unknown demand by hand; kept and audited."""
+    if not may_reclassify(actor, contact):
+        raise PermissionDenied("You may not reclassify this contact.")
+    if demand_class not in DemandClass.values:
+        raise ValidationError(f"Unknown demand class {demand_class!r}.")
+    before = contact.demand_class
+    contact.demand_class = demand_class
+    contact.demand_class_manual = True
+    contact.save(update_fields=["demand_class", "demand_class_manual"])
+    audit_record(
+        user=actor,
+        action=AuditEvent.Action.CHANGE,
+        object_type="contact",
+        object_id=contact.pk,
+        ip=ip,
+        detail={"demand_class": [before, demand_class]},
     )
     return contact
