@@ -72,3 +72,38 @@ def token_create(*, actor, user: User):
         detail={"issued": True},
     )
     return token
+
+
+@transaction.atomic
+def two_factor_confirm(*, actor: User, device, code: str, ip=None) -> bool:
+    """Confirm a new TOTP device with its first code. Audited either way."""
+    ok = device.user_id == actor.pk and device.verify_token(code)
+    if ok:
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+    audit_record(
+        user=actor,
+        action=AuditEvent.Action.SIGN_IN if ok else AuditEvent.Action.SIGN_IN_FAILED,
+        object_type="user",
+        object_id=actor.pk,
+        ip=ip,
+        detail={"two_factor": "set up" if ok else "wrong code at set-up"},
+    )
+    return ok
+
+
+@transaction.atomic
+def two_factor_verify(*, actor: User, code: str, ip=None):
+    """Check a TOTP code against the user's confirmed devices; returns the device or None."""
+    from django_otp import match_token
+
+    device = match_token(actor, code)
+    audit_record(
+        user=actor,
+        action=AuditEvent.Action.SIGN_IN if device else AuditEvent.Action.SIGN_IN_FAILED,
+        object_type="user",
+        object_id=actor.pk,
+        ip=ip,
+        detail={"two_factor": "verified" if device else "wrong code"},
+    )
+    return device
