@@ -7,6 +7,12 @@ from tests.factories import AgencyFactory, UserFactory
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 is right for real accounts and far too slow for hundreds of test users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def partnership_admin(db):
     return UserFactory(username="admin1", role=Role.PARTNERSHIP_ADMIN, agency=AgencyFactory(code="PARTNERSHIP"))

@@ -82,8 +82,9 @@ def test_reimporting_a_changed_row_updates_it(write_file):
 
 
 def test_an_older_file_does_not_overwrite_a_newer_identity(write_file):
-    run(write_file("new.csv", "record_id,person_ref,occurred_at,contact_type,given_name\nR9,P1,2025-01-01,call,Jonathan\n"))
-    run(write_file("old.csv", "record_id,person_ref,occurred_at,contact_type,given_name\nR1,P1,2020-01-01,call,Jon\n"))
+    header = "record_id,person_ref,occurred_at,contact_type,given_name\n"
+    run(write_file("new.csv", header + "R9,P1,2025-01-01,call,Jonathan\n"))
+    run(write_file("old.csv", header + "R1,P1,2020-01-01,call,Jon\n"))
     assert AgencyPerson.objects.get().given_name == "Jonathan"
     assert Contact.objects.count() == 2
 

@@ -12,7 +12,10 @@ from onecase.sharing.models import AuditEvent
 pytestmark = pytest.mark.django_db
 
 
-def test_create_agency_user_and_token(monkeypatch, capsys):
+def test_create_agency_user_and_token(monkeypatch, capsys, settings):
+    from onecase.config import settings as product_settings
+
+    settings.PASSWORD_HASHERS = product_settings.PASSWORD_HASHERS
     call_command("create_agency", "housing", name="City Housing", sector="council")
     agency = Agency.objects.get(code="HOUSING")
     assert (agency.name, agency.sector) == ("City Housing", "council")

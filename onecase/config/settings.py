@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "onecase.accounts",
     "onecase.people",
     "onecase.contacts",
+    "onecase.costs",
     "onecase.imports",
     "onecase.sharing",
     "onecase.reports",
@@ -131,6 +132,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("ONECASE_STATIC_ROOT", DATA_DIR / "static"))
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # served from the finders locally
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -5,3 +5,6 @@ class WebConfig(AppConfig):
     name = "onecase.web"
     label = "web"
     verbose_name = "Web pages"
+
+    def ready(self):
+        from onecase.web import signals  # noqa: F401  (connects the sign-in audit receivers)

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from onecase.web import views
@@ -7,6 +6,11 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("sign-in/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
-    path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
+    path("sign-in/", views.SignInView.as_view(), name="login"),
+    path("sign-out/", views.SignOutView.as_view(), name="logout"),
+    path("imports/", views.import_list, name="import_list"),
+    path("imports/new/", views.import_new, name="import_new"),
+    path("imports/<int:pk>/", views.import_detail, name="import_detail"),
+    path("imports/<int:pk>/status/", views.import_status, name="import_status"),
+    path("imports/<int:pk>/start/", views.import_start, name="import_start"),
 ]

@@ -1,0 +1,43 @@
+from django.contrib import admin
+
+from onecase.people.models import Address, AgencyPerson, Household, Person, PersonLink
+
+
+@admin.register(AgencyPerson)
+class AgencyPersonAdmin(admin.ModelAdmin):
+    list_display = ("person_ref", "agency", "identity_as_of", "updated_at")
+    list_filter = ("agency",)
+    list_select_related = ("agency",)
+    search_fields = ("person_ref",)
+    readonly_fields = ("created_at", "updated_at")
+    show_full_result_count = False
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ("id", "household", "created_at")
+    raw_id_fields = ("household",)
+    show_full_result_count = False
+
+
+@admin.register(Household)
+class HouseholdAdmin(admin.ModelAdmin):
+    list_display = ("id", "address", "created_at")
+    raw_id_fields = ("address",)
+    show_full_result_count = False
+
+
+@admin.register(Address)
+class AddressAdmin(admin.ModelAdmin):
+    list_display = ("id", "postcode", "uprn", "created_at")
+    search_fields = ("uprn", "postcode")
+    show_full_result_count = False
+
+
+@admin.register(PersonLink)
+class PersonLinkAdmin(admin.ModelAdmin):
+    list_display = ("agency_person", "person", "match_probability", "method", "created_at", "undone_at")
+    list_filter = ("method",)
+    raw_id_fields = ("agency_person", "person", "created_by", "undone_by")
+    readonly_fields = ("created_at",)
+    show_full_result_count = False

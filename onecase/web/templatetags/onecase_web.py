@@ -1,0 +1,53 @@
+from django import template
+from django.urls import reverse
+
+from onecase.accounts.selectors import import_agencies_for
+from onecase.imports.models import ImportJob
+
+register = template.Library()
+
+STATUS_TAG = {
+    ImportJob.Status.PREVIEWED: "govuk-tag--turquoise",
+    ImportJob.Status.REJECTED: "govuk-tag--red",
+    ImportJob.Status.QUEUED: "govuk-tag--grey",
+    ImportJob.Status.RUNNING: "govuk-tag--yellow",
+    ImportJob.Status.SUCCEEDED: "govuk-tag--green",
+    ImportJob.Status.FAILED: "govuk-tag--red",
+    ImportJob.Status.CANCELLED: "govuk-tag--grey",
+}
+
+
+@register.simple_tag(takes_context=True)
+def service_navigation(context) -> list[dict]:
+    """Navigation items for the signed-in user; ``current`` is "page" or "true" (a section)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    match = getattr(request, "resolver_match", None)
+    name = match.url_name if match and match.namespace == "web" else ""
+    items = [{"text": "Home", "href": reverse("web:home"), "current": "page" if name == "home" else ""}]
+    if import_agencies_for(user).exists():
+        current = "page" if name == "import_new" else ("true" if name.startswith("import") else "")
+        items.append({"text": "Upload contacts", "href": reverse("web:import_new"), "current": current})
+    if user.is_staff:
+        items.append({"text": "Admin", "href": reverse("admin:index"), "current": ""})
+    return items
+
+
+@register.filter
+def status_tag(status: str) -> str:
+    """The GOV.UK tag colour class for an import job status."""
+    return STATUS_TAG.get(status, "govuk-tag--grey")
+
+
+@register.filter
+def problem(item: dict) -> str:
+    """A stored problem as "line N, column C: reason"."""
+    where = []
+    if item.get("line") is not None:
+        where.append(f"line {item['line']}")
+    if item.get("column"):
+        where.append(f"column {item['column']}")
+    reason = item.get("reason", "")
+    return f"{', '.join(where)}: {reason}" if where else reason[:1].upper() + reason[1:]
