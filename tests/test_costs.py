@@ -138,35 +138,34 @@ def test_financial_years_and_the_index_chain():
     assert index == {"2000-01": Decimal("100"), "2001-02": Decimal("110"), "2002-03": Decimal("115.5")}
 
 
+def put(sheet, number: int, **cells) -> None:
+    for column, value in cells.items():
+        sheet[f"{column}{number}"] = value
+
+
 def test_converter_reads_a_workbook_laid_out_like_the_gmca_one(tmp_path):
     book = Workbook()
     sheet = book.active
     sheet.title = "Crime"
-    sheet.append(["Outcome category", "Outcome detail", "Cost code", "Cost / saving detail", "Unit",
-                  "Agency bearing the cost / making the fiscal saving", None, "Fiscal Cost", None, None,
-                  "Economic Cost", None, None, "Social Cost", None, None, "Original source", "RAG assessment",
-                  "Comment"])
-    sheet.append([None, None, None, None, None, "Level 1", "Level 2"] + ["Estimated cost/saving", "Year",
-                  "Updated cost/saving"] * 3)
-    sheet.append(["CRIME", "ARRESTS", "CR7.0", "Criminal proceedings: \nArrest - detained", "Per incident",
-                  "Police", "None", 593, "2006/07", 718.5035589, None, None, None, None, None, None, "Source",
-                  "g", "Comment  text"])
-    sheet.append(["CRIME", "ARRESTS", " ", "No code", "Per incident", "Police", None, 10, "2006/07"])
-    sheet.append(["CRIME", "ARRESTS", "CR7.0.1", "A part", "Per incident", "local authority", None, 100, "2006/07",
-                  None, 50, "2015/16", None, None, None, None, "Source", "A", None])
+    put(sheet, 1, C="Cost code", E="Unit", Q="Original source", R="RAG assessment", S="Comment")
+    estimate = "Estimated cost/saving"
+    put(sheet, 2, F="Level 1", G="Level 2", H=estimate, I="Year", K=estimate, L="Year", N=estimate, O="Year")
+    put(sheet, 3, A="CRIME", B="ARRESTS", C="CR7.0", D="Criminal proceedings: \nArrest - detained",
+        E="Per incident", F="Police", G="None", H=593, I="2006/07", J=718.5035589, Q="Source", R="g",
+        S="Comment  text")  # fmt: skip
+    put(sheet, 4, A="CRIME", C=" ", D="No code", H=10, I="2006/07")
+    put(sheet, 5, A="CRIME", C="CR7.0.1", D="A part", F="local authority", H=100, I="2006/07", K=50,
+        L="2015/16", R="A")  # fmt: skip
     sheet["H5"].comment = Comment("Exclude it: this is a transfer payment.", "x")
-    sheet.append(["Do not delete rows"])
+    put(sheet, 6, A="Do not delete rows")
     lookups = book.create_sheet("Lookups")
-    lookups["M9"], lookups["K11"], lookups["F11"] = "Year", "2015/16", "Local Authority"
-    for number, (year, pct, forecast) in enumerate(
-        [("2006/07", 2.711, None), ("2007/08", 2.926, None), ("2008/09", 2.51, None), ("2009/10", 2.585, None),
-         ("2010/11", 2.768, None), ("2011/12", 1.79, None), ("2012/13", 1.614, None), ("2013/14", 2.123, None),
-         ("2014/15", 1.7, "f"), ("2015/16", 1.4, "f")],
-        start=10,
-    ):
-        lookups.cell(number, 13, year)
-        lookups.cell(number, 14, pct)
-        lookups.cell(number, 12, forecast)
+    put(lookups, 9, M="Year")
+    put(lookups, 11, F="Local Authority", K="2015/16")
+    years = ["2006/07", "2007/08", "2008/09", "2009/10", "2010/11", "2011/12", "2012/13", "2013/14", "2014/15",
+             "2015/16"]  # fmt: skip
+    pcts = [2.711, 2.926, 2.51, 2.585, 2.768, 1.79, 1.614, 2.123, 1.7, 1.4]
+    for number, (year, pct) in enumerate(zip(years, pcts, strict=True), start=10):
+        put(lookups, number, L="f" if year >= "2014/15" else None, M=year, N=pct)
     source = tmp_path / "ucd.xlsx"
     book.save(source)
 
@@ -178,16 +177,30 @@ def test_converter_reads_a_workbook_laid_out_like_the_gmca_one(tmp_path):
     assert [r["cost_code"] for r in rows] == ["CR7.0", "CR7.0.1"]
     first, second = rows
     assert (first["description"], first["agency_level2"], first["quality_rag"], first["comment"]) == (
-        "Criminal proceedings: Arrest - detained", "", "G", "Comment text")
+        "Criminal proceedings: Arrest - detained",
+        "",
+        "G",
+        "Comment text",
+    )
     assert (first["fiscal_value_gbp"], first["fiscal_price_year"], first["is_transfer_payment"]) == (
-        "593", "2006-07", "false")
+        "593",
+        "2006-07",
+        "false",
+    )
     assert (second["parent_code"], second["agency_level1"], second["is_transfer_payment"]) == (
-        "CR7.0", "Local Authority", "true")
+        "CR7.0",
+        "Local Authority",
+        "true",
+    )
     assert (second["economic_value_gbp"], second["economic_price_year"]) == ("50", "2015-16")
     assert "transfer payment" in second["comment"]
     deflator = csv_rows(tmp_path / "out" / "gdp_deflator.csv")
-    assert deflator[0] == {"financial_year": "2006-07", "pct_change_on_previous_year": "2.711",
-                           "index": "100.0000000000", "status": "outturn"}
+    assert deflator[0] == {
+        "financial_year": "2006-07",
+        "pct_change_on_previous_year": "2.711",
+        "index": "100.0000000000",
+        "status": "outturn",
+    }
     assert deflator[-1]["status"] == "forecast"
 
 
@@ -211,7 +224,12 @@ def test_import_creates_unit_costs_and_audits(agencies, write_file):
     assert (result.rows, result.created, result.updated, result.unchanged) == (3, 3, 0, 0)
     arrest = UnitCost.objects.get(agency__code="POLICE", contact_type="arrest")
     assert (arrest.unit_cost_gbp, arrest.price_year, arrest.source, arrest.cost_item_id, arrest.notes) == (
-        Decimal("718.50"), "2015-16", "Force finance 2015", "CR7.0", "detained")
+        Decimal("718.50"),
+        "2015-16",
+        "Force finance 2015",
+        "CR7.0",
+        "detained",
+    )
     assert arrest.origin == UnitCost.Origin.IMPORT
     visit = UnitCost.objects.get(contact_type="tenancy_visit")
     assert (visit.unit_cost_gbp, visit.price_year, visit.cost_item) == (Decimal("1250.50"), "", None)
@@ -237,8 +255,13 @@ def test_a_changed_row_is_updated(agencies, write_file):
 
 
 def test_a_cost_code_without_a_cost_takes_the_gmca_value_uprated(agencies, write_file):
-    run(write_file("c.csv", "agency,contact_type,unit_cost_gbp,price_year,cost_code\n"
-                            "police,arrest,,2015/16,cr7.0\nPOLICE,incident,,,CR9.0\n"))
+    run(
+        write_file(
+            "c.csv",
+            "agency,contact_type,unit_cost_gbp,price_year,cost_code\n"
+            "police,arrest,,2015/16,cr7.0\nPOLICE,incident,,,CR9.0\n",
+        )
+    )
     arrest = UnitCost.objects.get(contact_type="arrest")
     assert (arrest.unit_cost_gbp, arrest.price_year, arrest.cost_item_id) == (Decimal("718.50"), "2015-16", "CR7.0")
     # No price year: the latest year the deflator covers.
@@ -396,6 +419,9 @@ def test_default_costs_keep_imported_rows_and_skip_missing_agencies(db, write_fi
     assert "FIRE" in result.missing_agencies
     assert UnitCost.objects.get(contact_type="arrest").unit_cost_gbp == Decimal("999.00")
     assert UnitCost.objects.count() == 5
+    call_command("apply_default_costs", replace_imported=True)
+    arrest = UnitCost.objects.get(contact_type="arrest")
+    assert (arrest.origin, arrest.cost_item_id) == (UnitCost.Origin.DEFAULT_MAP, "CR7.0")
 
 
 def test_only_partnership_administrators_apply_default_costs(agencies, agency_admin, partnership_admin):
@@ -416,8 +442,15 @@ def ledger(counts: dict[tuple[str, str], int]) -> None:
         agency, _ = Agency.objects.get_or_create(code=code, defaults={"name": code})
         people = [AgencyPerson.objects.get_or_create(agency=agency, person_ref=f"P{i}")[0] for i in (1, 2)]
         Contact.objects.bulk_create(
-            Contact(agency=agency, record_id=f"{kind}-{i}", agency_person=people[i % 2], occurred_at=WHEN,
-                    contact_type=kind, imported_at=WHEN, updated_at=WHEN)
+            Contact(
+                agency=agency,
+                record_id=f"{kind}-{i}",
+                agency_person=people[i % 2],
+                occurred_at=WHEN,
+                contact_type=kind,
+                imported_at=WHEN,
+                updated_at=WHEN,
+            )
             for i in range(n)
         )
 
@@ -429,8 +462,14 @@ def set_costs(costs: dict[tuple[str, str], str]) -> None:
 
 @pytest.mark.django_db
 def test_unmapped_contact_types_are_listed_with_counts():
-    ledger({("POLICE", "arrest"): 3, ("POLICE", "stop_search"): 5, ("HOUSING", "repair_request"): 2,
-            ("FOODBANK", "parcel"): 4})
+    ledger(
+        {
+            ("POLICE", "arrest"): 3,
+            ("POLICE", "stop_search"): 5,
+            ("HOUSING", "repair_request"): 2,
+            ("FOODBANK", "parcel"): 4,
+        }
+    )
     set_costs({("POLICE", "arrest"): "718.50", ("FOODBANK", "parcel"): "0"})
     assert unmapped_contact_types() == [("POLICE", "stop_search", 5), ("HOUSING", "repair_request", 2)]
     housing = Contact.objects.filter(agency__code="HOUSING")
@@ -442,10 +481,19 @@ def test_unmapped_contact_types_are_listed_with_counts():
 
 @pytest.mark.django_db
 def test_cost_of_contacts_is_count_times_unit_cost_to_the_penny():
-    counts = {("POLICE", "arrest"): 7, ("POLICE", "incident"): 13, ("FIRE", "visit"): 11, ("ED", "attendance"): 9,
-              ("ED", "unmapped"): 4}
-    costs = {("POLICE", "arrest"): "718.50", ("POLICE", "incident"): "0.10", ("FIRE", "visit"): "0.29",
-             ("ED", "attendance"): "125.63"}
+    counts = {
+        ("POLICE", "arrest"): 7,
+        ("POLICE", "incident"): 13,
+        ("FIRE", "visit"): 11,
+        ("ED", "attendance"): 9,
+        ("ED", "unmapped"): 4,
+    }
+    costs = {
+        ("POLICE", "arrest"): "718.50",
+        ("POLICE", "incident"): "0.10",
+        ("FIRE", "visit"): "0.29",
+        ("ED", "attendance"): "125.63",
+    }
     ledger(counts)
     set_costs(costs)
     expected = sum((Decimal(costs[key]) * n for key, n in counts.items() if key in costs), Decimal("0.00"))

@@ -291,8 +291,11 @@ def test_presenting_needs_map_to_categories_and_finding_a_job_leads(files, demo_
     assert exported == NEED_PHRASES
 
 
-def test_most_people_have_few_or_no_contacts():
+def test_most_people_have_few_or_no_contacts_and_most_want_a_job():
     demo = generate(people=1000)
+    phrases = Counter(row[12] for rows in demo.rows.values() for row in rows if row[12])
+    (first, top), (_, runner_up) = phrases.most_common(2)
+    assert first == "help me find a job" and top >= 1.2 * runner_up
     per_person = Counter(c[2] for c in demo.truth_contacts)
     few = sum(1 for p in demo.people if per_person.get(f"TP{p.id:06d}", 0) <= 2)
     assert few > 0.5 * len(demo.people)

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from onecase.accounts.models import Agency, User
@@ -25,7 +26,8 @@ def test_create_agency_user_and_token(monkeypatch, capsys, settings):
     user = User.objects.get(username="hsys")
     assert (user.agency, user.role) == (agency, "agency_admin")
     assert user.password.startswith("argon2")
-    assert authenticate(username="hsys", password="a long enough passphrase 42") == user
+    request = RequestFactory().post("/sign-in/")
+    assert authenticate(request, username="hsys", password="a long enough passphrase 42") == user
 
     capsys.readouterr()
     call_command("create_token", "hsys")

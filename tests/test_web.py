@@ -16,6 +16,7 @@ from onecase.imports import jobs
 from onecase.imports.models import ImportJob
 from onecase.imports.tasks import run_import_job
 from onecase.sharing.models import AuditEvent
+from tests.auth import current_code, sign_in, totp_device
 from tests.conftest import PASSWORD
 from tests.factories import AgencyFactory, UserFactory
 
@@ -88,10 +89,15 @@ def test_sign_in_sign_out_and_failed_sign_in_are_audited(client, agency_admin):
     assert failed.username == "police_admin" and failed.detail["username"] == "police_admin"
     assert "wrong password" not in str(failed.detail)
 
+    device = totp_device(agency_admin)
     response = client.post(reverse("web:login"), {"username": "police_admin", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == reverse("web:home")
     signed_in = AuditEvent.objects.get(action=AuditEvent.Action.SIGN_IN)
     assert (signed_in.user, signed_in.agency_code, signed_in.ip) == (agency_admin, "POLICE", "127.0.0.1")
+    # The password alone is not enough: the second factor comes first.
+    assert client.get(reverse("web:home"))["Location"] == "/two-factor/?next=/"
+    response = client.post("/two-factor/", {"code": current_code(device), "next": "/"})
+    assert response["Location"] == "/"
 
     home = client.get(reverse("web:home")).content.decode()
     assert "Sign out" in home and "Upload contacts" in home
@@ -110,21 +116,21 @@ def test_unknown_username_is_audited_without_an_account(client):
 def test_home_shows_only_the_agencies_the_user_may_see(client, partnership_admin):
     police, fire = AgencyFactory(code="POLICE", name="Alpha Police"), AgencyFactory(code="FIRE", name="Beta Fire")
     practitioner = UserFactory(agency=police, role=Role.PRACTITIONER)
-    client.force_login(practitioner)
+    sign_in(client, practitioner)
     html = client.get(reverse("web:home")).content.decode()
     assert "Alpha Police" in html
     assert "Beta Fire" not in html
     assert 'scope="col"' in html and "<caption" in html and "Total" in html
     assert "Upload contacts" not in html  # practitioners do not import
 
-    client.force_login(partnership_admin)
+    sign_in(client, partnership_admin)
     html = client.get(reverse("web:home")).content.decode()
     assert "Alpha Police" in html and "Beta Fire" in html
     assert fire.name in html
 
 
 def test_home_counts_and_totals(client, agency_admin, queued, django_capture_on_commit_callbacks):
-    client.force_login(agency_admin)
+    sign_in(client, agency_admin)
     job_id = int(upload(client, VALID)["Location"].rstrip("/").split("/")[-1])
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("web:import_start", args=[job_id]))
@@ -136,7 +142,7 @@ def test_home_counts_and_totals(client, agency_admin, queued, django_capture_on_
 
 
 def test_valid_upload_previews_then_imports(client, agency_admin, queued, django_capture_on_commit_callbacks):
-    client.force_login(agency_admin)
+    sign_in(client, agency_admin)
     response = upload(client, VALID)
     job = ImportJob.objects.get()
     assert response.status_code == 302
@@ -184,7 +190,7 @@ def test_valid_upload_previews_then_imports(client, agency_admin, queued, django
 
 
 def test_invalid_upload_is_rejected_with_line_and_column(client, agency_admin, queued):
-    client.force_login(agency_admin)
+    sign_in(client, agency_admin)
     response = upload(client, INVALID, name="bad.csv")
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.REJECTED
@@ -208,7 +214,7 @@ def test_xlsx_upload_is_previewed(client, agency_admin):
         sheet.append(line.split(","))
     buffer = BytesIO()
     workbook.save(buffer)
-    client.force_login(agency_admin)
+    sign_in(client, agency_admin)
     file = SimpleUploadedFile("police.xlsx", buffer.getvalue())
     response = client.post(reverse("web:import_new"), {"agency": "POLICE", "file": file})
     job = ImportJob.objects.get()
@@ -219,7 +225,7 @@ def test_xlsx_upload_is_previewed(client, agency_admin):
 
 
 def test_upload_form_errors(client, agency_admin):
-    client.force_login(agency_admin)
+    sign_in(client, agency_admin)
     response = upload(client, VALID, name="police.txt")
     html = response.content.decode()
     assert response.status_code == 200
@@ -233,13 +239,13 @@ def test_upload_form_errors(client, agency_admin):
 
 
 def test_only_partnership_admins_may_name_agencies_in_the_file(client, agency_admin, partnership_admin, queued):
-    client.force_login(agency_admin)
+    sign_in(client, agency_admin)
     html = client.get(reverse("web:import_new")).content.decode()
     assert "Named in the file" not in html
     response = upload(client, VALID, agency="in-file")
     assert response.status_code == 200 and ImportJob.objects.count() == 0
 
-    client.force_login(partnership_admin)
+    sign_in(client, partnership_admin)
     html = client.get(reverse("web:import_new")).content.decode()
     assert "Named in the file (agency column)" in html
     content = "agency," + VALID.replace("\n", "\nPOLICE,").removesuffix("POLICE,")
@@ -249,12 +255,12 @@ def test_only_partnership_admins_may_name_agencies_in_the_file(client, agency_ad
 
 
 def test_practitioners_cannot_upload_or_see_other_agencies_jobs(client, agency_admin):
-    client.force_login(agency_admin)
+    sign_in(client, agency_admin)
     upload(client, VALID)
     job = ImportJob.objects.get()
 
     other = UserFactory(agency=AgencyFactory(code="FIRE"), role=Role.PRACTITIONER)
-    client.force_login(other)
+    sign_in(client, other)
     assert client.get(reverse("web:import_new")).status_code == 403
     assert client.post(reverse("web:import_new")).status_code == 403
     assert client.get(reverse("web:import_detail", args=[job.pk])).status_code == 404
@@ -264,7 +270,7 @@ def test_practitioners_cannot_upload_or_see_other_agencies_jobs(client, agency_a
 
     # A practitioner of the same agency sees the job but cannot start it.
     colleague = UserFactory(agency=agency_admin.agency, role=Role.PRACTITIONER)
-    client.force_login(colleague)
+    sign_in(client, colleague)
     html = client.get(reverse("web:import_detail", args=[job.pk])).content.decode()
     assert "Start import" not in html
     assert client.post(reverse("web:import_start", args=[job.pk])).status_code == 403
@@ -272,7 +278,7 @@ def test_practitioners_cannot_upload_or_see_other_agencies_jobs(client, agency_a
 
 
 def test_progress_region_reads_the_cache_while_running(client, agency_admin):
-    client.force_login(agency_admin)
+    sign_in(client, agency_admin)
     upload(client, VALID)
     job = ImportJob.objects.get()
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, total_rows=48000)
@@ -296,15 +302,15 @@ def test_signed_out_poll_sends_htmx_to_sign_in(client):
 
 
 def test_imports_list_is_scoped(client, agency_admin, partnership_admin):
-    client.force_login(agency_admin)
+    sign_in(client, agency_admin)
     upload(client, VALID)
     fire_admin = UserFactory(agency=AgencyFactory(code="FIRE"), role=Role.AGENCY_ADMIN)
-    client.force_login(fire_admin)
+    sign_in(client, fire_admin)
     upload(client, VALID.replace("R1", "F1"), agency="FIRE", name="fire.csv")
 
     html = client.get(reverse("web:import_list")).content.decode()
     assert "fire.csv" in html and "police.csv" not in html
-    client.force_login(partnership_admin)
+    sign_in(client, partnership_admin)
     html = client.get(reverse("web:import_list")).content.decode()
     assert "fire.csv" in html and "police.csv" in html
 
@@ -312,7 +318,7 @@ def test_imports_list_is_scoped(client, agency_admin, partnership_admin):
 def test_admin_pages_and_read_only_audit(client, partnership_admin):
     partnership_admin.is_staff = partnership_admin.is_superuser = True
     partnership_admin.save()
-    client.force_login(partnership_admin)
+    sign_in(client, partnership_admin)
     assert "Admin" in client.get(reverse("web:home")).content.decode()
     for model in ("accounts.agency", "accounts.user", "people.agencyperson", "people.person", "people.household",
                   "people.address", "people.personlink", "contacts.contact", "imports.importjob",

@@ -15,6 +15,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django_htmx.http import HttpResponseClientRedirect
 
 SIGNED_IN_AT = "onecase_signed_in_at"
 
@@ -38,7 +39,9 @@ class SessionLifetimeMiddleware:
                 request.session[SIGNED_IN_AT] = time.time()
             elif time.time() - started > _absolute_limit():
                 logout(request)
-                return redirect(f"{reverse('web:login')}?expired=1")
+                target = f"{reverse('web:login')}?expired=1"
+                # An htmx poll must move the whole page, not put the sign-in form in a fragment.
+                return HttpResponseClientRedirect(target) if getattr(request, "htmx", False) else redirect(target)
         return self.get_response(request)
 
 

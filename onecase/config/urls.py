@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("onecase.api.urls")),
+    path("two-factor/", include("onecase.accounts.urls")),
     path("", include("onecase.web.urls")),
 ]

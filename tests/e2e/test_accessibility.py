@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-from onecase.accounts.models import Role
+from onecase.accounts.models import Role, User
 from onecase.imports import jobs
 from onecase.imports.models import ImportJob
 from onecase.imports.tasks import run_import_job
+from tests.auth import current_code, totp_device
 from tests.conftest import PASSWORD
 from tests.factories import AgencyFactory, UserFactory
 
@@ -91,10 +92,15 @@ def assert_accessible(page, name: str) -> None:
 
 
 def sign_in(page, username: str) -> None:
+    """Password, then the code from the user's authenticator app."""
+    device = totp_device(User.objects.get(username=username))
     page.goto("/sign-in/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/two-factor/**")
+    page.get_by_label("Enter your security code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/")
 
 
@@ -203,3 +209,28 @@ def test_progress_page_works_without_javascript(browser, site, tmp_path):
         assert page.locator("meta[http-equiv]").count() == 0
     finally:
         context.close()
+
+
+def test_two_factor_set_up_and_sign_in_are_accessible(page):
+    import base64
+
+    from django_otp.oath import totp
+
+    UserFactory(username="newstarter", agency=AgencyFactory(code="HOUSING"), role=Role.PRACTITIONER)
+    page.goto("/sign-in/")
+    assert_accessible(page, "sign-in")
+    page.get_by_label("Username").fill("newstarter")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/two-factor/setup/**")
+    assert_accessible(page, "two-factor set-up")
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    assert page.get_by_role("alert").is_visible()
+    assert_accessible(page, "two-factor set-up with an error")
+    secret = page.locator(".app-secret").inner_text().replace(" ", "")
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    page.get_by_label("Enter the code from the app").fill(f"{totp(key):06d}")
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    page.wait_for_url("**/")
+    assert page.get_by_role("heading", level=1).inner_text() != ""
+    assert "Sign out" in page.content()

@@ -1,0 +1,113 @@
+"""Sign-in and session security: two factors, lockout, session lifetime, headers."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.urls import reverse
+
+from onecase.accounts.middleware import SIGNED_IN_AT
+from onecase.sharing.models import AuditEvent
+from tests.auth import current_code, sign_in, totp_device
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def password_sign_in(client, username, password=PASSWORD):
+    return client.post(reverse("web:login"), {"username": username, "password": password})
+
+
+def test_password_alone_reaches_nothing_but_the_second_factor(client, agency_admin):
+    password_sign_in(client, "police_admin")
+    for path in ("/", "/imports/", "/imports/new/", "/admin/"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/two-factor/setup/")
+    api = client.get("/api/v1/agencies/")
+    assert api.status_code == 403
+    assert b"POLICE" not in api.content
+
+
+def test_wrong_code_is_refused_and_audited(client, agency_admin):
+    device = totp_device(agency_admin)
+    password_sign_in(client, "police_admin")
+    wrong = f"{(int(current_code(device)) + 1) % 1000000:06d}"
+    response = client.post("/two-factor/", {"code": wrong})
+    assert response.status_code == 200
+    assert "The code is not right" in response.content.decode()
+    assert client.get("/").status_code == 302
+    assert AuditEvent.objects.filter(action="sign_in_failed", detail__two_factor="wrong code").count() == 1
+
+
+def test_session_key_rotates_at_sign_in(client, agency_admin):
+    client.get(reverse("web:login"))
+    client.session.save()
+    before = client.session.session_key
+    password_sign_in(client, "police_admin")
+    assert client.session.session_key != before
+
+
+def test_lockout_by_username_with_cool_off(client, agency_admin, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        password_sign_in(client, "police_admin", "not the password")
+    locked = password_sign_in(client, "police_admin")
+    assert locked.status_code == 429
+    assert "Your account is locked for now" in locked.content.decode()
+    # Another person on the same (shared council) network is not locked out.
+    from tests.factories import UserFactory
+
+    UserFactory(username="colleague")
+    assert password_sign_in(client, "colleague").status_code == 302
+
+
+def test_sessions_end_ten_hours_after_sign_in_however_active(client, agency_admin, settings):
+    assert settings.SESSION_COOKIE_AGE == 30 * 60 and settings.SESSION_SAVE_EVERY_REQUEST
+    sign_in(client, agency_admin)
+    assert client.get("/").status_code == 200
+    session = client.session
+    session[SIGNED_IN_AT] = time.time() - settings.ONECASE_SESSION_ABSOLUTE_SECONDS - 1
+    session.save()
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/sign-in/?expired=1"
+    assert client.get("/").status_code == 302
+
+
+def test_deactivation_ends_the_session_server_side(client, agency_admin):
+    sign_in(client, agency_admin)
+    assert client.get("/").status_code == 200
+    agency_admin.is_active = False
+    agency_admin.save()
+    assert client.get("/").status_code == 302
+
+
+def test_security_headers(client, agency_admin):
+    anonymous = client.get(reverse("web:login"))
+    assert "default-src 'self'" in anonymous["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in anonymous["Content-Security-Policy"]
+    assert anonymous["X-Content-Type-Options"] == "nosniff"
+    sign_in(client, agency_admin)
+    page = client.get("/")
+    assert "no-store" in page["Cache-Control"]
+    assert page["X-Frame-Options"] == "DENY"
+
+
+def test_production_deploy_check_passes(tmp_path):
+    ignored = {"DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the latter is set by the browser tests
+    environment = {k: v for k, v in os.environ.items() if k not in ignored}
+    environment.update(
+        ONECASE_ENV="production",
+        SECRET_KEY="k3y-" + "x7Qp2Lm9" * 8,
+        ALLOWED_HOSTS="onecase.example.org",
+        ONECASE_DATA_DIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "onecase.cli", "check", "--deploy", "--fail-level", "WARNING"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
