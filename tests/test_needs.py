@@ -71,3 +71,13 @@ def test_other_agencies_cannot_reclassify(write_file):
     outsider = UserFactory(role="practitioner")
     with pytest.raises(PermissionDenied):
         contact_set_need(actor=outsider, contact=Contact.objects.first(), category=None)
+
+
+def test_default_keywords_place_the_demo_partnerships_phrases():
+    """The demo's own phrase table is the truth here; every phrase lands in its category."""
+    from onecase.demo.catalogue import NEED_PHRASES
+
+    codes = dict(NeedCategory.objects.values_list("pk", "code"))
+    matcher = NeedMatcher(list(NeedKeyword.objects.values_list("phrase", "category_id")))
+    wrong = [(text, code) for text, code in NEED_PHRASES.items() if codes.get(matcher.match(text)) != code]
+    assert wrong == []

@@ -60,7 +60,7 @@ def two_factor_setup(request):
     context = {
         "form": form,
         "next": _next(request),
-        "qr_svg": mark_safe(_qr_svg(device.config_url)),  # noqa: S308  # nosec B308 B703 - qrcode output, no user input
+        "qr_svg": mark_safe(_qr_svg(device.config_url)),  # noqa: S308  # nosec B308 B703
         "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
     }
     return render(request, "accounts/two_factor_setup.html", context)

@@ -23,33 +23,41 @@ DEFAULT_KEYWORDS = {
     "finances": [
         "rent arrears", "arrears", "council tax", "debt", "debts", "bills", "can't pay", "cannot pay",
         "money", "benefit", "benefits", "universal credit", "food", "hungry", "electric", "gas meter",
-        "bailiffs", "loan", "sanction",
+        "bailiffs", "loan", "sanction", "afford", "heating", "electric", "cut off", "payday",
     ],
-    "work": ["job", "work", "employment", "unemployed", "cv", "training", "interview", "jobcentre"],
+    "work": [
+        "find work", "find a job", "job", "work", "employment", "unemployed", "cv", "training", "interview",
+        "jobcentre",
+    ],
     "housing": [
         "homeless", "evicted", "eviction", "repair", "repairs", "damp", "mould", "housing", "tenancy",
-        "somewhere to live", "sofa", "overcrowded", "leak", "boiler",
+        "somewhere to live", "sofa", "overcrowded", "leak", "boiler", "nowhere to live", "leaking", "roof",
+        "too many of us", "smoke alarm", "landlord",
     ],
     "crime_asb": [
         "neighbour", "neighbours", "noise", "threatening", "threatened", "burgled", "stolen", "theft",
         "fight", "fighting", "vandal", "vandalism", "harassment", "gang", "asb", "anti-social",
-        "police", "arrested", "court",
+        "police", "arrested", "court", "throwing stones", "drug dealing", "broken into", "set fire",
+        "break-in", "robbed", "mugged",
     ],
     "domestic_abuse": [
         "hit me", "hits me", "partner", "ex-partner", "boyfriend", "husband", "domestic", "abuse",
-        "controlling", "scared of him", "scared of her",
+        "controlling", "scared of him", "scared of her", "my ex", "turning up at the door", "stalking",
     ],
     "health": [
         "pain", "ill", "sick", "hospital", "doctor", "gp", "fell", "fall", "injury", "injured",
         "breathing", "chest", "depressed", "depression", "anxiety", "mental health", "suicidal",
-        "self-harm", "medication",
+        "self-harm", "medication", "breathe", "temperature", "cope", "can't manage", "hurt my",
+        "cut my", "broken my", "asthma", "feeling really low", "hearing voices", "stairs", "washed and dressed",
+        "forgetting", "wandering", "fits", "tablets", "nobody has seen", "lonely", "dementia",
     ],
     "substance_use": ["drink", "drinking", "drunk", "alcohol", "drugs", "drug", "overdose", "heroin", "cannabis"],
     "school_attendance": ["school", "truant", "truanting", "attendance", "excluded", "college"],
     "early_years": ["baby", "nursery", "toddler", "pregnant", "health visitor", "childcare"],
     "childrens_safety": [
         "child protection", "neglect", "missing", "exploited", "exploitation", "grooming",
-        "kids are not safe", "left alone",
+        "kids are not safe", "left alone", "kids next door", "control my son", "control my daughter",
+        "left on their own",
     ],
 }
 
@@ -60,9 +68,7 @@ class NeedMatcher:
     def __init__(self, keywords: list[tuple[str, int]]):
         # (phrase, category id): longest first so "rent arrears" beats "arrears".
         ordered = sorted(keywords, key=lambda item: (-len(item[0]), item[0]))
-        self._patterns = [
-            (re.compile(rf"(?<![\w']){re.escape(phrase.lower())}(?![\w'])"), category) for phrase, category in ordered
-        ]
+        self._patterns = [(re.compile(rf"\b{re.escape(phrase.lower())}\b"), category) for phrase, category in ordered]
 
     def match(self, text: str) -> int | None:
         lowered = text.lower().replace("’", "'")
