@@ -3,7 +3,11 @@
 Every function checks permission and writes its audit event in the same transaction.
 """
 
+import csv
 import datetime as dt
+import io
+import json
+import zipfile
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -11,6 +15,8 @@ from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.contacts.models import Contact
+from onecase.people.models import AgencyPerson
 from onecase.sharing.models import (
     Agreement,
     AgreementParty,
@@ -222,3 +228,72 @@ def break_glass(*, actor, person, reason: str, owner_agency_ids: list[int], minu
     audit_record(user=actor, action=AuditEvent.Action.DISCLOSE, object_type="person", object_id=person.pk,
                  purpose=reason, ip=ip, detail={"break_glass": grant.pk, "minutes": minutes})
     return grant
+
+
+def may_export_sar(user, person_id: int) -> bool:
+    """Subject access requests are answered by a DPO of an agency holding records, or the partnership."""
+    from onecase.sharing.selectors import person_agency_ids
+
+    if not is_staff_member(user):
+        return False
+    if sees_whole_partnership(user):
+        return True
+    return user.role == Role.DPO and user.agency_id in person_agency_ids(person_id)
+
+
+def _csv(header, rows) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+SAR_IDENTITY = ("given_name", "family_name", "date_of_birth", "sex", "address_line", "postcode", "uprn", "nhs_number")
+SAR_CONTACT = ("contact_type", "presenting_need", "outcome", "staff_role", "address_line", "postcode")
+
+
+@transaction.atomic
+def sar_export(*, actor, person, purpose: str = "Subject access request", ip=None) -> bytes:
+    """Everything held about ``person`` across agencies, and who it was disclosed to, as a ZIP.
+
+    Contains agency_records.csv, contacts.csv, disclosures.csv and manifest.json.
+    """
+    if not may_export_sar(actor, person.pk):
+        raise PermissionDenied("Only a data protection officer of an agency holding records may export this.")
+    records = AgencyPerson.objects.filter(links__person=person, links__undone_at__isnull=True).select_related("agency")
+    contacts = Contact.objects.filter(agency_person__in=records).select_related("agency").order_by("occurred_at")
+    events = AuditEvent.objects.filter(object_type="person", object_id=str(person.pk)).order_by("at")
+    files = {
+        "agency_records.csv": _csv(
+            ("agency", "person_ref", *SAR_IDENTITY),
+            ((r.agency.code, r.person_ref, *(getattr(r, f) for f in SAR_IDENTITY)) for r in records),
+        ),
+        "contacts.csv": _csv(
+            ("agency", "record_id", "occurred_at", *SAR_CONTACT),
+            ((c.agency.code, c.record_id, c.occurred_at.isoformat(), *(getattr(c, f) for f in SAR_CONTACT))
+             for c in contacts),
+        ),
+        "disclosures.csv": _csv(
+            ("at", "username", "agency", "role", "action", "purpose", "agreement"),
+            ((e.at.isoformat(), e.username, e.agency_code, e.role, e.action, e.purpose, e.detail.get("agreement") or "")
+             for e in events),
+        ),
+        "manifest.json": json.dumps(
+            {
+                "person_id": person.pk,
+                "generated_at": timezone.now().isoformat(),
+                "agency_records": records.count(),
+                "contacts": contacts.count(),
+                "access_events": events.count(),
+            },
+            indent=2,
+        ),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, content in files.items():
+            bundle.writestr(name, content)
+    audit_record(user=actor, action=AuditEvent.Action.EXPORT, object_type="person", object_id=person.pk,
+                 purpose=purpose, ip=ip, detail={"subject_access_request": True})
+    return buffer.getvalue()

@@ -1,0 +1,79 @@
+"""Who has looked at a record, unusual access, and subject access request exports."""
+
+import csv
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from onecase.accounts.models import Role
+from onecase.imports.services import import_contacts
+from onecase.people.models import AgencyPerson, Person, PersonLink
+from onecase.sharing.models import AuditEvent
+from onecase.sharing.selectors import access_history_for, unusual_access
+from onecase.sharing.services import audit_record, sar_export
+from tests.factories import AgencyFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def person(write_file):
+    content = (
+        "agency,record_id,person_ref,occurred_at,contact_type,given_name,family_name,presenting_need\n"
+        "POLICE,1,P1,2025-01-01,incident,Jon,Smith,my neighbour is threatening me\n"
+        "HOUSING,9,H1,2025-01-03,repair_request,Jonathan,Smyth,the damp\n"
+        "HOUSING,10,H2,2025-01-04,repair_request,Someone,Else,leak\n"
+    )
+    import_contacts(actor=None, path=write_file("p.csv", content))
+    person = Person.objects.create()
+    for record in AgencyPerson.objects.filter(person_ref__in=["P1", "H1"]):
+        PersonLink.objects.create(agency_person=record, person=person, match_probability=0.99)
+    return person
+
+
+def test_who_has_looked_is_shown_to_the_dpo_of_a_holding_agency(person):
+    viewer = UserFactory(agency=AgencyFactory(code="CSC"), role=Role.KEY_WORKER)
+    audit_record(user=viewer, action=AuditEvent.Action.VIEW, object_type="person", object_id=person.pk)
+    police_dpo = UserFactory(agency=AgencyFactory(code="POLICE"), role=Role.DPO)
+    fire_dpo = UserFactory(agency=AgencyFactory(code="FIRE"), role=Role.DPO)
+    assert [e.username for e in access_history_for(police_dpo, person_id=person.pk)] == [viewer.username]
+    assert list(access_history_for(fire_dpo, person_id=person.pk)) == []
+    assert list(access_history_for(viewer, person_id=person.pk)) == []
+
+
+def test_unusual_access_flags_users_viewing_many_people():
+    busy = UserFactory(role=Role.PRACTITIONER)
+    quiet = UserFactory(role=Role.PRACTITIONER)
+    for n in range(12):
+        audit_record(user=busy, action=AuditEvent.Action.VIEW, object_type="person", object_id=n)
+    audit_record(user=quiet, action=AuditEvent.Action.VIEW, object_type="person", object_id=1)
+    flagged = unusual_access(threshold=10)
+    assert [(row["username"], row["people"]) for row in flagged] == [(busy.username, 12)]
+
+
+def test_subject_access_request_bundle(person):
+    viewer = UserFactory(agency=AgencyFactory(code="CSC"), role=Role.KEY_WORKER)
+    audit_record(user=viewer, action=AuditEvent.Action.DISCLOSE, object_type="person", object_id=person.pk,
+                 purpose="Safety planning", detail={"agreement": "KIL-ISA-001"})
+    dpo = UserFactory(agency=AgencyFactory(code="HOUSING"), role=Role.DPO)
+    with zipfile.ZipFile(io.BytesIO(sar_export(actor=dpo, person=person))) as bundle:
+        records = list(csv.DictReader(io.StringIO(bundle.read("agency_records.csv").decode())))
+        contacts = list(csv.DictReader(io.StringIO(bundle.read("contacts.csv").decode())))
+        disclosures = list(csv.DictReader(io.StringIO(bundle.read("disclosures.csv").decode())))
+        manifest = json.loads(bundle.read("manifest.json"))
+    assert sorted(r["person_ref"] for r in records) == ["H1", "P1"]
+    assert [c["record_id"] for c in contacts] == ["1", "9"]  # not the other housing tenant's
+    assert disclosures[0]["username"] == viewer.username and disclosures[0]["agreement"] == "KIL-ISA-001"
+    assert manifest["contacts"] == 2
+    assert AuditEvent.objects.filter(action="export", object_id=str(person.pk)).count() == 1
+
+
+def test_subject_access_export_is_refused_to_others(person):
+    for user in (UserFactory(agency=AgencyFactory(code="FIRE"), role=Role.DPO),
+                 UserFactory(agency=AgencyFactory(code="POLICE"), role=Role.PRACTITIONER)):
+        with pytest.raises(PermissionDenied):
+            sar_export(actor=user, person=person)
+    assert not AuditEvent.objects.filter(action="export").exists()
