@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_forms_gds",
     "pgtrigger",
+    "pghistory",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -101,6 +102,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Tags change-history rows with the signed-in user and URL (history triggers are PostgreSQL's).
+    MIDDLEWARE.insert(MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
+                      "pghistory.middleware.HistoryMiddleware")
 
 ROOT_URLCONF = "onecase.config.urls"
 WSGI_APPLICATION = "onecase.config.wsgi.application"

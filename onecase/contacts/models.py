@@ -1,3 +1,4 @@
+import pghistory
 from django.db import models
 from django.db.models import Q
 
@@ -8,6 +9,8 @@ class DemandClass(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+# Every update and delete, including bulk and queryset updates, is kept by PostgreSQL triggers.
+@pghistory.track(pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)
 class Contact(models.Model):
     """One interaction between a citizen and an agency: a row of the demand ledger."""
 

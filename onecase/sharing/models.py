@@ -1,3 +1,4 @@
+import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
@@ -84,6 +85,7 @@ class LawfulBasis(models.TextChoices):
     LAW_ENFORCEMENT = "law_enforcement", "DPA 2018 Part 3 law enforcement"
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)
 class Agreement(models.Model):
     """An information sharing agreement: what may be shared, with whom, why and until when."""
 
@@ -110,6 +112,7 @@ class Agreement(models.Model):
         return f"{self.reference}: {self.title}"
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)
 class AgreementParty(models.Model):
     """An agency party to an agreement, and the highest tier it may receive under it."""
 
