@@ -8,6 +8,8 @@ from onecase.accounts.models import Agency, Role
 
 # Roles that may load their agency's exports into the shared ledger.
 IMPORT_ROLES = {Role.PARTNERSHIP_ADMIN, Role.AGENCY_ADMIN}
+# Roles that never see person-level records of any agency (aggregates or audit only).
+NO_PERSON_ACCESS = {Role.ANALYST, Role.AUDITOR}
 
 
 def is_staff_member(user) -> bool:
@@ -17,6 +19,16 @@ def is_staff_member(user) -> bool:
 def sees_whole_partnership(user) -> bool:
     """Partnership administrators (and superusers) see every agency's records."""
     return is_staff_member(user) and (user.is_superuser or user.role == Role.PARTNERSHIP_ADMIN)
+
+
+def may_see_records_of(user, agency_id: int) -> bool:
+    """May ``user`` see the person-level records ``agency_id`` holds, as that agency holds them?
+
+    Another agency's records reach a user only through disclosure (``sharing.rules``).
+    """
+    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS:
+        return False
+    return sees_whole_partnership(user) or user.agency_id == agency_id
 
 
 def may_import_for(user, agency: Agency | None) -> bool:

@@ -2,13 +2,13 @@
 
 from django.db.models import QuerySet
 
-from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
 from onecase.contacts.models import Contact
 
 
 def contacts_visible_to(user) -> QuerySet[Contact]:
-    """Contacts ``user`` may see: every agency's for the partnership, otherwise their own agency's."""
-    if not is_staff_member(user):
+    """Contacts ``user`` may see as records (``accounts.rules.may_see_records_of``)."""
+    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS:
         return Contact.objects.none()
     if sees_whole_partnership(user):
         return Contact.objects.all()

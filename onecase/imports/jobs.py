@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from onecase.accounts.models import Agency
-from onecase.accounts.rules import is_staff_member, may_import_for, sees_whole_partnership
+from onecase.accounts.rules import is_staff_member, may_import_for, may_see_records_of, sees_whole_partnership
 from onecase.accounts.selectors import import_agencies_for
 from onecase.imports.contact_format import KNOWN, MAX_PROBLEMS, FormatError, Problem, normalise_agency_code, read_table
 from onecase.imports.models import ImportJob
@@ -47,13 +47,22 @@ def progress_key(job_id: int) -> str:
 # --- selectors ---------------------------------------------------------------------------
 
 
+def may_view_job(user, job: ImportJob) -> bool:
+    """A job (its preview shows the file's rows) is seen by whoever may see its agency's records."""
+    if not is_staff_member(user):
+        return False
+    if sees_whole_partnership(user):
+        return True
+    return job.agency_id is not None and may_see_records_of(user, job.agency_id)
+
+
 def jobs_visible_to(user) -> QuerySet[ImportJob]:
-    """Jobs ``user`` may see: every job for the partnership, otherwise their own agency's."""
+    """Jobs ``user`` may see: the same rule as ``may_view_job``, as a query."""
     if not is_staff_member(user):
         return ImportJob.objects.none()
     if sees_whole_partnership(user):
         return ImportJob.objects.all()
-    if user.agency_id is None:
+    if user.agency_id is None or not may_see_records_of(user, user.agency_id):
         return ImportJob.objects.none()
     return ImportJob.objects.filter(agency_id=user.agency_id)
 

@@ -1,13 +1,11 @@
 """Partnership-level counts. Aggregates only: no personal data leaves these functions."""
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
-from onecase.accounts.models import Agency
-from onecase.accounts.selectors import agencies_visible_to
+from onecase.accounts.models import Agency, Role
+from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.contacts.models import Contact
-from onecase.contacts.selectors import contacts_visible_to
 from onecase.people.models import AgencyPerson, Household, Person
-from onecase.people.selectors import agency_people_visible_to
 
 
 def partnership_totals() -> dict[str, int]:
@@ -21,19 +19,26 @@ def partnership_totals() -> dict[str, int]:
     }
 
 
+def aggregate_agencies_for(user) -> QuerySet[Agency]:
+    """Agencies whose figures ``user`` may see in aggregate: all for the partnership and analysts."""
+    if not is_staff_member(user):
+        return Agency.objects.none()
+    if sees_whole_partnership(user) or user.role == Role.ANALYST:
+        return Agency.objects.all()
+    return Agency.objects.filter(pk=user.agency_id)
+
+
 def agency_counts_for(user) -> list[dict]:
-    """One row per agency ``user`` may see: code, name, sector, contacts and agency people."""
+    """One row per agency ``user`` may count: code, name, sector, contacts and agency people."""
+    agencies = list(aggregate_agencies_for(user).order_by("name"))
+    ids = [a.pk for a in agencies]
     contacts = dict(
-        contacts_visible_to(user).values_list("agency_id").annotate(n=Count("id")).values_list("agency_id", "n")
+        Contact.objects.filter(agency_id__in=ids).values_list("agency_id").annotate(n=Count("id")).order_by()
     )
     people = dict(
-        agency_people_visible_to(user).values_list("agency_id").annotate(n=Count("id")).values_list("agency_id", "n")
+        AgencyPerson.objects.filter(agency_id__in=ids).values_list("agency_id").annotate(n=Count("id")).order_by()
     )
     return [
-        {
-            "agency": agency,
-            "contacts": contacts.get(agency.pk, 0),
-            "source_people": people.get(agency.pk, 0),
-        }
-        for agency in agencies_visible_to(user).order_by("name")
+        {"agency": agency, "contacts": contacts.get(agency.pk, 0), "source_people": people.get(agency.pk, 0)}
+        for agency in agencies
     ]

@@ -10,11 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onecase.accounts.models import Role
-from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
 from onecase.sharing.models import Agreement, BreakGlass, DisclosureRequest, Tier
-
-# Roles that never see person-level records of any agency (aggregates or audit only).
-NO_PERSON_ACCESS = {Role.ANALYST, Role.AUDITOR}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""The permission matrix: every URL, as every role of agency A, against agency B's objects.
+
+Each URL in the URLconf must be listed here, so a new page cannot escape the matrix.
+"""
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import get_resolver, reverse
+
+from onecase.accounts.models import Role
+from onecase.imports.jobs import job_create
+from onecase.imports.services import import_contacts
+from onecase.sharing.models import AuditEvent, Tier
+from onecase.sharing.services import agreement_create
+from tests.auth import sign_in
+from tests.factories import AgencyFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+B_SECRET_NAME = "Zebedee"  # a family name only agency B holds
+B_FILE = "bravo-export.csv"
+CONTENT = (
+    "record_id,person_ref,occurred_at,contact_type,given_name,family_name\n"
+    f"B1,PB1,2025-01-01,incident,Bella,{B_SECRET_NAME}\n"
+)
+
+# URL name -> how to build it from agency B's objects. Object URLs must be refused to agency A.
+OBJECT_URLS = {
+    "web:import_detail": lambda b: reverse("web:import_detail", args=[b["job"].pk]),
+    "web:import_status": lambda b: reverse("web:import_status", args=[b["job"].pk]),
+}
+POST_OBJECT_URLS = {
+    "web:import_start": lambda b: reverse("web:import_start", args=[b["job"].pk]),
+}
+# URLs that list or count: allowed, but must show nothing of agency B's.
+LIST_URLS = {
+    "web:home": "/",
+    "web:import_list": "/imports/",
+    "web:import_new": "/imports/new/",
+    "api:agencies": "/api/v1/agencies/",
+    "api:schema": "/api/v1/schema/",
+    "api:docs": "/api/v1/docs/",
+}
+# Sign-in pages: the allowlist that anonymous and password-only sessions may reach.
+ALLOWLIST = {
+    "web:login": "/sign-in/",
+    "web:logout": "/sign-out/",
+    "accounts:two_factor_verify": "/two-factor/",
+    "accounts:two_factor_setup": "/two-factor/setup/",
+}
+ROLES_OF_A = [r for r in Role.values if r != Role.PARTNERSHIP_ADMIN]  # the partnership admin sees all
+
+
+def url_names():
+    def walk(resolver, namespace=""):
+        for pattern in resolver.url_patterns:
+            if hasattr(pattern, "url_patterns"):
+                if pattern.namespace == "admin":
+                    continue
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                yield from walk(pattern, inner)
+            elif pattern.name:
+                yield f"{namespace}{pattern.name}"
+
+    return set(walk(get_resolver()))
+
+
+def test_every_url_is_in_the_matrix():
+    covered = set(OBJECT_URLS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(ALLOWLIST) | {"admin:login"}
+    assert url_names() - covered == set()
+
+
+@pytest.fixture
+def agency_b(write_file, settings, tmp_path):
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    bravo = AgencyFactory(code="BRAVO")
+    officer = UserFactory(agency=bravo, role=Role.AGENCY_ADMIN)
+    import_contacts(actor=officer, path=write_file("b.csv", CONTENT), agency_code="BRAVO")
+    job = job_create(actor=officer, upload=SimpleUploadedFile(B_FILE, CONTENT.encode()), agency_code="BRAVO")
+    return {"agency": bravo, "job": job}
+
+
+def snapshot():
+    """Row counts of every table but the audit trail (and sessions, which sign-in writes)."""
+    skip = {"sharing.auditevent", "sessions.session", "axes.accesslog", "axes.accessattempt"}
+    tables = [m for m in apps.get_models() if m._meta.managed and not m._meta.proxy and m._meta.app_label != "pghistory"]
+    return {m._meta.label_lower: m.objects.count() for m in tables if m._meta.label_lower not in skip}
+
+
+def assert_no_data(response):
+    """Nothing of agency B's records or uploads (agency names appear in aggregate counts)."""
+    body = response.content.decode(errors="replace")
+    assert B_SECRET_NAME not in body
+    assert B_FILE not in body
+
+
+@pytest.mark.parametrize("with_agreement", [False, True])
+@pytest.mark.parametrize("role", ROLES_OF_A)
+def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_agreement):
+    alpha = AgencyFactory(code="ALPHA")
+    if with_agreement:
+        agreement_create(actor=None, reference="ISA-AB", title="A and B", lawful_basis="public_task",
+                         purposes="Testing", data_categories=["identity", "contacts"], starts_on="2020-01-01",
+                         parties={alpha: Tier.FULL, agency_b["agency"]: Tier.FULL})
+    user = UserFactory(agency=alpha, role=role)
+    sign_in(client, user)
+    before = snapshot()
+    for name, build in OBJECT_URLS.items():
+        refused_before = AuditEvent.objects.filter(action="refused").count()
+        response = client.get(build(agency_b))
+        assert response.status_code in (403, 404), name
+        assert_no_data(response)
+        assert AuditEvent.objects.filter(action="refused").count() == refused_before + 1, name
+    for name, build in POST_OBJECT_URLS.items():
+        response = client.post(build(agency_b))
+        assert response.status_code in (403, 404), name
+        assert_no_data(response)
+    for name, path in LIST_URLS.items():
+        response = client.get(path)
+        assert response.status_code in (200, 403), name
+        assert_no_data(response)
+    for model in admin.site._registry:
+        response = client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
+        assert response.status_code in (302, 403), model
+        assert_no_data(response)
+    assert snapshot() == before
+
+
+def all_paths(agency_b):
+    paths = [(build(agency_b), "get") for build in OBJECT_URLS.values()]
+    paths += [(build(agency_b), "post") for build in POST_OBJECT_URLS.values()]
+    paths += [(path, "get") for path in LIST_URLS.values()]
+    paths += [("/admin/", "get")]
+    return paths
+
+
+def test_anonymous_sessions_reach_only_the_sign_in_pages(client, agency_b):
+    for path, method in all_paths(agency_b):
+        response = getattr(client, method)(path)
+        if path.startswith("/api/"):
+            assert response.status_code in (401, 403), path
+        else:
+            assert response.status_code == 302, path
+            assert response["Location"].startswith(("/sign-in/", "/admin/login/")), path
+        assert_no_data(response)
+    assert client.get("/sign-in/").status_code == 200
+
+
+def test_password_only_sessions_reach_only_the_second_factor(client, agency_b):
+    user = UserFactory(agency=agency_b["agency"], role=Role.AGENCY_ADMIN)
+    client.force_login(user)  # a password sign-in, no second factor yet
+    for path, method in all_paths(agency_b):
+        response = getattr(client, method)(path)
+        if path.startswith("/api/"):
+            assert response.status_code == 403, path
+        else:
+            assert response.status_code == 302, path
+            assert response["Location"].startswith("/two-factor/"), path
+        assert_no_data(response)
+    assert client.get("/two-factor/setup/").status_code == 200
