@@ -1,0 +1,212 @@
+"""Demand made visible: contacts ranked per household, person or address, across agencies.
+
+Reads only, scoped to the user: a user counts the contacts of agencies whose records they may
+see at summary level or above (their own agency, and others under an agreement in force);
+analysts count every agency but see no names. The command line counts everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Max, Min, Q, QuerySet
+from django.utils import timezone
+
+from onecase.accounts.models import Agency, Role
+from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member
+from onecase.contacts.models import Contact, DemandClass
+from onecase.costs.selectors import cost_by
+from onecase.people.models import Address, AgencyPerson, Household
+from onecase.sharing.models import Tier
+from onecase.sharing.rules import disclosure_for
+
+KEYS = {"household": "household_id", "person": "person_id", "address": "address_id"}
+ASB_WORDS = ("asb",)
+
+
+@dataclass(frozen=True)
+class DemandThresholds:
+    """Flag thresholds, from settings ONECASE_DEMAND_FLAGS."""
+
+    owner_agencies: int = 3
+    owner_contacts: int = 5
+    owner_days: int = 90
+    asb_reports: int = 3
+    asb_days: int = 30
+    rising_days: int = 90
+    rising_ratio: float = 1.5
+    rising_minimum: int = 6
+
+
+def thresholds() -> DemandThresholds:
+    return DemandThresholds(**getattr(settings, "ONECASE_DEMAND_FLAGS", {}))
+
+
+@dataclass(frozen=True)
+class DemandScope:
+    """Which agencies' contacts a user counts, and whether they see names."""
+
+    agency_ids: frozenset[int] | None  # None: every agency
+    names: bool
+
+
+def demand_scope(user) -> DemandScope:
+    """The command line (user None) and the partnership count everything, with names."""
+    if user is None:
+        return DemandScope(None, True)
+    if not is_staff_member(user):
+        return DemandScope(frozenset(), False)
+    if user.role == Role.ANALYST:
+        return DemandScope(None, False)
+    if user.role in NO_PERSON_ACCESS:
+        return DemandScope(frozenset(), False)
+    counted = frozenset(
+        agency.pk for agency in Agency.objects.all() if disclosure_for(user, agency.pk).tier >= Tier.SUMMARY
+    )
+    return DemandScope(counted, True)
+
+
+def ledger_for(scope: DemandScope) -> QuerySet[Contact]:
+    contacts = Contact.objects.all()
+    if scope.agency_ids is not None:
+        contacts = contacts.filter(agency_id__in=scope.agency_ids)
+    return contacts
+
+
+def demand_ranking(
+    user,
+    *,
+    by: str = "household",
+    top: int = 20,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    order: str = "contacts",
+    now: dt.datetime | None = None,
+) -> list[dict]:
+    """The ``top`` households, people or addresses by contacts (or by cost), with their detail.
+
+    ``since`` and ``until`` are inclusive dates (UK). Each row has the id that export_links
+    uses, a label, counts per agency, first and last contact, cost, failure share and flags.
+    """
+    if by not in KEYS:
+        raise ValueError(f"by must be one of {', '.join(KEYS)}")
+    key = KEYS[by]
+    scope = demand_scope(user)
+    contacts = ledger_for(scope).filter(**{f"{key}__isnull": False})
+    if since:
+        contacts = contacts.filter(occurred_at__gte=_start_of(since))
+    if until:
+        contacts = contacts.filter(occurred_at__lt=_start_of(until + dt.timedelta(days=1)))
+
+    grouped = contacts.order_by().values(key).annotate(
+        total=Count("pk"),
+        first=Min("occurred_at"),
+        last=Max("occurred_at"),
+        failures=Count("pk", filter=Q(demand_class=DemandClass.FAILURE)),
+        agencies=Count("agency_id", distinct=True),
+    )
+    if order == "cost":
+        costs = cost_by(contacts, key)
+        rows = sorted(grouped, key=lambda r: (-costs.get(r[key], Decimal(0)), -r["total"], r[key]))[:top]
+    else:
+        rows = list(grouped.order_by("-total", key)[:top])
+        costs = cost_by(contacts.filter(**{f"{key}__in": [r[key] for r in rows]}), key) if rows else {}
+    ids = [r[key] for r in rows]
+    by_agency: dict[int, dict[str, int]] = {i: {} for i in ids}
+    for row in contacts.filter(**{f"{key}__in": ids}).order_by().values(key, "agency__code").annotate(n=Count("pk")):
+        by_agency[row[key]][row["agency__code"]] = row["n"]
+    labels = _labels(by, ids, names=scope.names)
+    flags = _flags(contacts, key, ids, now or timezone.now(), thresholds())
+    return [
+        {
+            f"{by}_id": r[key],
+            "label": labels.get(r[key], f"{by.title()} {r[key]}"),
+            "contacts_total": r["total"],
+            "contacts_by_agency": dict(sorted(by_agency[r[key]].items())),
+            "distinct_agencies": r["agencies"],
+            "first_contact": timezone.localtime(r["first"]).isoformat(),
+            "last_contact": timezone.localtime(r["last"]).isoformat(),
+            "cost_gbp": str(costs.get(r[key], Decimal("0.00"))),
+            "failure_demand_share": round(r["failures"] / r["total"], 4) if r["total"] else 0.0,
+            "key_worker": None,
+            "flags": flags.get(r[key], []),
+        }
+        for r in rows
+    ]
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+
+
+def _labels(by: str, ids: list[int], *, names: bool) -> dict[int, str]:
+    if not names or not ids:
+        return {}
+    if by == "household":
+        households = Household.objects.filter(pk__in=ids).select_related("address")
+        return {h.pk: _address_label(h.address) for h in households}
+    if by == "address":
+        return {a.pk: _address_label(a) for a in Address.objects.filter(pk__in=ids)}
+    labels: dict[int, str] = {}
+    records = (
+        AgencyPerson.objects.filter(links__person_id__in=ids, links__undone_at__isnull=True)
+        .exclude(family_name="")
+        .order_by("-identity_as_of")
+        .values_list("links__person_id", "given_name", "family_name")
+    )
+    for person_id, given, family in records:
+        labels.setdefault(person_id, f"{given} {family}".strip())
+    return labels
+
+
+def _address_label(address: Address) -> str:
+    if address.line:
+        return address.line
+    parts = [address.flat and f"Flat {address.flat}", address.number, address.street.title(), address.postcode]
+    return ", ".join(p for p in parts if p) or f"Address {address.pk}"
+
+
+def _flags(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt.datetime, t: DemandThresholds):
+    """needs_owner, asb_trigger and rising_demand for each id (no case owns anything yet)."""
+    if not ids:
+        return {}
+    recent = contacts.filter(**{f"{key}__in": ids})
+    owner_since = now - dt.timedelta(days=t.owner_days)
+    flags: dict[int, list[str]] = {i: [] for i in ids}
+    for row in (
+        recent.filter(occurred_at__gte=owner_since, occurred_at__lte=now)
+        .order_by()
+        .values(key)
+        .annotate(n=Count("pk"), agencies=Count("agency_id", distinct=True))
+    ):
+        if row["agencies"] >= t.owner_agencies and row["n"] >= t.owner_contacts:
+            flags[row[key]].append("needs_owner")
+    asb = Q()
+    for word in ASB_WORDS:
+        asb |= Q(contact_type__icontains=word)
+    asb |= Q(need_category__code="crime_asb")
+    times: dict[int, list[dt.datetime]] = {}
+    for subject, at in recent.filter(asb, occurred_at__lte=now).order_by(key, "occurred_at").values_list(
+        key, "occurred_at"
+    ):
+        times.setdefault(subject, []).append(at)
+    window = dt.timedelta(days=t.asb_days)
+    for subject, stamps in times.items():
+        if any(stamps[i + t.asb_reports - 1] - stamps[i] <= window for i in range(len(stamps) - t.asb_reports + 1)):
+            flags[subject].append("asb_trigger")
+    span = dt.timedelta(days=t.rising_days)
+    for row in (
+        recent.filter(occurred_at__gte=now - 2 * span, occurred_at__lte=now)
+        .order_by()
+        .values(key)
+        .annotate(
+            latest=Count("pk", filter=Q(occurred_at__gte=now - span)),
+            before=Count("pk", filter=Q(occurred_at__lt=now - span)),
+        )
+    ):
+        if row["latest"] >= t.rising_minimum and row["latest"] >= t.rising_ratio * max(row["before"], 1):
+            flags[row[key]].append("rising_demand")
+    return flags
