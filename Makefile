@@ -40,7 +40,7 @@ serve: install static
 	$(BIN)/onecase runserver $(HOST):$(PORT)
 
 test: install static
-	$(BIN)/ruff check onecase tests benchmarks
+	$(BIN)/ruff check onecase tests $(wildcard benchmarks)
 	$(BIN)/bandit -q -c pyproject.toml -r onecase
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -49,7 +49,7 @@ test-postgres: install static
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check onecase tests benchmarks
+	$(BIN)/ruff check onecase tests $(wildcard benchmarks)
 	$(BIN)/bandit -q -c pyproject.toml -r onecase
 
 clean:
