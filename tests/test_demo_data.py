@@ -12,7 +12,15 @@ from django.core.management import call_command
 
 from onecase.accounts.models import Agency, Role, User
 from onecase.contacts.models import Contact
-from onecase.demo.generator import AGENCIES, NEED_CATEGORIES, NEED_PHRASES, generate, window_for, write
+from onecase.demo.generator import (
+    AGENCIES,
+    DEFAULT_END_DATE,
+    NEED_CATEGORIES,
+    NEED_PHRASES,
+    generate,
+    window_for,
+    write,
+)
 from onecase.imports.contact_format import CONTEXT, IDENTITY, REQUIRED
 from onecase.people.models import AgencyPerson
 
@@ -29,7 +37,7 @@ def read_csv(path):
 def demo_dir(tmp_path_factory):
     """One small demo city written to disk (no database needed)."""
     out = tmp_path_factory.mktemp("demo")
-    call_command("demo_data", people=PEOPLE, out=out, no_load=True, no_progress=True, stdout=io.StringIO())
+    call_command("demo_data", people=PEOPLE, end_date=DEFAULT_END_DATE, out=out, no_load=True, no_progress=True, stdout=io.StringIO())
     return out
 
 
@@ -57,7 +65,7 @@ def identities(rows, truth):
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path, demo_dir):
-    call_command("demo_data", people=PEOPLE, out=tmp_path, no_load=True, no_progress=True, stdout=io.StringIO())
+    call_command("demo_data", people=PEOPLE, end_date=DEFAULT_END_DATE, out=tmp_path, no_load=True, no_progress=True, stdout=io.StringIO())
     names = sorted(p.name for p in demo_dir.iterdir())
     assert names == sorted(p.name for p in tmp_path.iterdir())
     assert len(names) == 12 + 4
@@ -66,7 +74,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, demo_dir):
 
 
 def test_another_seed_gives_another_city(tmp_path, demo_dir):
-    call_command("demo_data", people=PEOPLE, seed=7, out=tmp_path, no_load=True, no_progress=True,
+    call_command("demo_data", people=PEOPLE, end_date=DEFAULT_END_DATE, seed=7, out=tmp_path, no_load=True, no_progress=True,
                  stdout=io.StringIO())
     assert (tmp_path / "POLICE.csv").read_bytes() != (demo_dir / "POLICE.csv").read_bytes()
 
@@ -112,7 +120,7 @@ def test_default_window_is_the_24_months_ending_september_2026():
 
 def test_the_files_import_and_reimporting_changes_nothing(db, tmp_path):
     out = io.StringIO()
-    call_command("demo_data", people=PEOPLE, out=tmp_path, no_progress=True, stdout=out)
+    call_command("demo_data", people=PEOPLE, end_date=DEFAULT_END_DATE, out=tmp_path, no_progress=True, stdout=out)
     rows = {spec.code: read_csv(tmp_path / f"{spec.code}.csv") for spec in AGENCIES}
     truth = read_csv(tmp_path / "truth.csv")
     total = sum(len(r) for r in rows.values())
@@ -128,7 +136,7 @@ def test_the_files_import_and_reimporting_changes_nothing(db, tmp_path):
     assert f"Loaded 12 agencies: {total:,} rows ({total:,} new, 0 updated, 0 unchanged)" in out.getvalue()
 
     again = io.StringIO()
-    call_command("demo_data", people=PEOPLE, out=tmp_path, no_progress=True, stdout=again)
+    call_command("demo_data", people=PEOPLE, end_date=DEFAULT_END_DATE, out=tmp_path, no_progress=True, stdout=again)
     assert f"(0 new, 0 updated, {total:,} unchanged)" in again.getvalue()
     assert Contact.objects.count() == total
 

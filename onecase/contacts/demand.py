@@ -119,7 +119,9 @@ def demand_ranking(
     for row in contacts.filter(**{f"{key}__in": ids}).order_by().values(key, "agency__code").annotate(n=Count("pk")):
         by_agency[row[key]][row["agency__code"]] = row["n"]
     labels = _labels(by, ids, names=scope.names)
-    flags = _flags(contacts, key, ids, now or timezone.now(), thresholds())
+    # Flags look back from the end of the period asked for, or from now.
+    as_at = now or (min(_start_of(until + dt.timedelta(days=1)), timezone.now()) if until else timezone.now())
+    flags = _flags(contacts, key, ids, as_at, thresholds())
     return [
         {
             f"{by}_id": r[key],
@@ -210,3 +212,62 @@ def _flags(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt.dateti
         if row["latest"] >= t.rising_minimum and row["latest"] >= t.rising_ratio * max(row["before"], 1):
             flags[row[key]].append("rising_demand")
     return flags
+
+
+def month_list(end: dt.date, months: int) -> list[str]:
+    """``months`` month labels "YYYY-MM" ending with ``end``'s month."""
+    year, month = end.year, end.month
+    out = []
+    for _ in range(months):
+        out.append(f"{year:04d}-{month:02d}")
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+    return out[::-1]
+
+
+def monthly_counts(user, *, by: str, ids: list[int], months: list[str]) -> dict[int, list[int]]:
+    """Contacts per month for each id, over ``months`` ("YYYY-MM"), counted as the ranking counts."""
+    from django.db.models.functions import TruncMonth
+
+    key = KEYS[by]
+    series = {i: dict.fromkeys(months, 0) for i in ids}
+    if not ids or not months:
+        return {i: [] for i in ids}
+    start = _start_of(dt.date.fromisoformat(months[0] + "-01"))
+    rows = (
+        ledger_for(demand_scope(user))
+        .filter(**{f"{key}__in": ids}, occurred_at__gte=start)
+        .annotate(month=TruncMonth("occurred_at"))
+        .order_by()
+        .values(key, "month")
+        .annotate(n=Count("pk"))
+    )
+    for row in rows:
+        label = f"{row['month']:%Y-%m}"
+        if label in series[row[key]]:
+            series[row[key]][label] = row["n"]
+    return {i: list(series[i].values()) for i in ids}
+
+
+def partnership_monthly(user, *, months: list[str]) -> list[tuple[str, int]]:
+    """All counted contacts per month, for the dashboard's trend chart."""
+    from django.db.models.functions import TruncMonth
+
+    if not months:
+        return []
+    start = _start_of(dt.date.fromisoformat(months[0] + "-01"))
+    counts = dict.fromkeys(months, 0)
+    rows = (
+        ledger_for(demand_scope(user))
+        .filter(occurred_at__gte=start)
+        .annotate(month=TruncMonth("occurred_at"))
+        .order_by()
+        .values("month")
+        .annotate(n=Count("pk"))
+    )
+    for row in rows:
+        label = f"{row['month']:%Y-%m}"
+        if label in counts:
+            counts[label] = row["n"]
+    return list(counts.items())

@@ -1,6 +1,7 @@
 from django import template
 from django.urls import reverse
 
+from onecase.accounts.models import Role
 from onecase.accounts.selectors import import_agencies_for
 from onecase.imports.models import ImportJob
 
@@ -27,6 +28,9 @@ def service_navigation(context) -> list[dict]:
     match = getattr(request, "resolver_match", None)
     name = match.url_name if match and match.namespace == "web" else ""
     items = [{"text": "Home", "href": reverse("web:home"), "current": "page" if name == "home" else ""}]
+    if user.role != Role.AUDITOR:
+        current = "true" if name.startswith("demand") else ""
+        items.append({"text": "Demand", "href": reverse("web:demand"), "current": current})
     if import_agencies_for(user).exists():
         current = "page" if name == "import_new" else ("true" if name.startswith("import") else "")
         items.append({"text": "Upload contacts", "href": reverse("web:import_new"), "current": current})

@@ -3,7 +3,7 @@
 import argparse
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -36,8 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=generator.DEFAULT_SEED, help="Same seed, same files.")
         parser.add_argument("--people", type=int, default=generator.DEFAULT_PEOPLE, help="People in the city.")
         parser.add_argument(
-            "--end-date", type=_iso_date, default=generator.DEFAULT_END_DATE,
-            help=f"Last day of the {generator.WINDOW_MONTHS}-month window (default %(default)s).",
+            "--end-date", type=_iso_date, default=None,
+            help=f"Last day of the {generator.WINDOW_MONTHS}-month window (default: the end of last month, "
+            "so the demand is recent; give a date for files that never change).",
         )
         parser.add_argument("--out", type=Path, help="Folder for the files (default: <ONECASE_DATA_DIR>/demo).")
         parser.add_argument("--truth", type=Path, help="Where to write truth.csv (default: OUT/truth.csv).")
@@ -47,6 +48,7 @@ class Command(BaseCommand):
     def handle(self, *args, seed, people, end_date, out=None, truth=None, no_load=False, no_progress=False,
                verbosity=1, **options):
         out = out or Path(settings.DATA_DIR) / "demo"
+        end_date = end_date or date.today().replace(day=1) - timedelta(days=1)
         show = not no_progress and verbosity > 0
         if not generator.MIN_PEOPLE <= people <= generator.MAX_PEOPLE:
             raise CommandError(f"--people must be {generator.MIN_PEOPLE:,} to {generator.MAX_PEOPLE:,}.")

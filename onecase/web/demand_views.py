@@ -1,0 +1,131 @@
+"""The demand dashboard and the household and person profiles."""
+
+import csv
+import datetime as dt
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from onecase.contacts.demand import demand_ranking, month_list, monthly_counts, partnership_monthly
+from onecase.sharing.models import AuditEvent
+from onecase.sharing.services import audit_record, client_ip
+from onecase.web.charts import bar_chart, sparkline
+
+MONTHS = 24
+
+
+class DemandFilterForm(forms.Form):
+    by = forms.ChoiceField(
+        label="Rank", choices=[("household", "Households"), ("person", "People"), ("address", "Addresses")],
+        initial="household", required=False,
+    )
+    order = forms.ChoiceField(
+        label="Order by", choices=[("contacts", "Contacts"), ("cost", "Cost")], initial="contacts", required=False
+    )
+    top = forms.TypedChoiceField(
+        label="Show", choices=[(n, f"Top {n}") for n in (10, 20, 50, 100)], coerce=int, initial=20, required=False
+    )
+    since = forms.DateField(label="From", required=False, help_text="For example, 2025-04-01")
+    until = forms.DateField(label="To", required=False, help_text="For example, 2026-03-31")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "The end date must be the same as or after the start date")
+        return data
+
+
+def _filters(request) -> tuple[DemandFilterForm, dict]:
+    form = DemandFilterForm(request.GET or None)
+    params = {"by": "household", "order": "contacts", "top": 20, "since": None, "until": None}
+    if form.is_valid():
+        params.update({k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
+    return form, params
+
+
+def _ranking(request, params):
+    rows = demand_ranking(
+        request.user, by=params["by"], top=params["top"], since=params["since"], until=params["until"],
+        order=params["order"],
+    )
+    end = params["until"] or timezone.localdate()
+    months = month_list(end, MONTHS)
+    series = monthly_counts(request.user, by=params["by"], ids=[r[f"{params['by']}_id"] for r in rows], months=months)
+    audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="demand", ip=client_ip(request),
+                 detail={"by": params["by"], "rows": len(rows)})
+    return rows, months, series
+
+
+@login_required
+@require_GET
+def demand_dashboard(request):
+    """Households, people or addresses ranked by their demand across the agencies the user may count."""
+    form, params = _filters(request)
+    rows, months, series = _ranking(request, params)
+    key = f"{params['by']}_id"
+    for row in rows:
+        values = series.get(row[key], [])
+        row["sparkline"] = sparkline(
+            values, label=f"Contacts per month, {months[0]} to {months[-1]}: {', '.join(map(str, values))}"
+        )
+        row["profile"] = (
+            f"/households/{row[key]}/" if params["by"] == "household"
+            else f"/people/{row[key]}/" if params["by"] == "person" else ""
+        )
+    trend = partnership_monthly(request.user, months=months)
+    agencies: dict[str, int] = {}
+    for row in rows:
+        for code, n in row["contacts_by_agency"].items():
+            agencies[code] = agencies.get(code, 0) + n
+    context = {
+        "form": form,
+        "params": params,
+        "rows": rows,
+        "trend": trend,
+        "trend_chart": bar_chart(trend, title=f"Contacts per month, {months[0]} to {months[-1]}"),
+        "agency_totals": sorted(agencies.items(), key=lambda item: -item[1]),
+        "query": request.GET.urlencode(),
+        "subject": dict(DemandFilterForm.base_fields["by"].choices)[params["by"]],
+    }
+    return render(request, "web/demand/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def demand_csv(request):
+    """The ranked table, with monthly counts, as CSV."""
+    _, params = _filters(request)
+    rows, months, series = _ranking(request, params)
+    key = f"{params['by']}_id"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="demand-{params["by"]}-{dt.date.today()}.csv"'
+    writer = csv.writer(response)
+    writer.writerow([key, "label", "contacts_total", "distinct_agencies", "cost_gbp", "failure_demand_share",
+                     "first_contact", "last_contact", "flags", "contacts_by_agency", *months])
+    for row in rows:
+        writer.writerow([row[key], row["label"], row["contacts_total"], row["distinct_agencies"], row["cost_gbp"],
+                         row["failure_demand_share"], row["first_contact"], row["last_contact"], " ".join(row["flags"]),
+                         " ".join(f"{c}={n}" for c, n in row["contacts_by_agency"].items()),
+                         *series.get(row[key], [])])
+    audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="demand", ip=client_ip(request),
+                 detail={"by": params["by"], "rows": len(rows)})
+    return response
+
+
+@login_required
+@require_GET
+def demand_trend_csv(request):
+    """The partnership's contacts per month, as CSV (the data behind the trend chart)."""
+    months = month_list(timezone.localdate(), MONTHS)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="contacts-per-month.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["month", "contacts"])
+    writer.writerows(partnership_monthly(request.user, months=months))
+    return response
+
+
