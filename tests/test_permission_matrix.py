@@ -10,8 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, reverse
 
 from onecase.accounts.models import Role
+from onecase.accounts.rules import NO_PERSON_ACCESS
+from onecase.contacts.services import resolution_refresh
 from onecase.imports.jobs import job_create
 from onecase.imports.services import import_contacts
+from onecase.people.models import Address, AgencyPerson, Household, Person, PersonLink
 from onecase.sharing.models import AuditEvent, Tier
 from onecase.sharing.services import agreement_create
 from tests.auth import sign_in
@@ -21,9 +24,10 @@ pytestmark = pytest.mark.django_db
 
 B_SECRET_NAME = "Zebedee"  # a family name only agency B holds
 B_FILE = "bravo-export.csv"
+B_SECRET_NEED = "the-words-only-bravo-holds"
 CONTENT = (
-    "record_id,person_ref,occurred_at,contact_type,given_name,family_name\n"
-    f"B1,PB1,2025-01-01,incident,Bella,{B_SECRET_NAME}\n"
+    "record_id,person_ref,occurred_at,contact_type,given_name,family_name,presenting_need\n"
+    f"B1,PB1,2025-01-01,incident,Bella,{B_SECRET_NAME},{B_SECRET_NEED}\n"
 )
 
 # URL name -> how to build it from agency B's objects. Object URLs must be refused to agency A.
@@ -31,12 +35,20 @@ OBJECT_URLS = {
     "web:import_detail": lambda b: reverse("web:import_detail", args=[b["job"].pk]),
     "web:import_status": lambda b: reverse("web:import_status", args=[b["job"].pk]),
 }
+# Profiles are disclosed tier by tier: a signpost (name, agencies involved) without an agreement.
+TIERED_URLS = {
+    "web:household": lambda b: reverse("web:household", args=[b["household"].pk]),
+    "web:person": lambda b: reverse("web:person", args=[b["person"].pk]),
+}
 POST_OBJECT_URLS = {
     "web:import_start": lambda b: reverse("web:import_start", args=[b["job"].pk]),
 }
 # URLs that list or count: allowed, but must show nothing of agency B's.
 LIST_URLS = {
     "web:home": "/",
+    "web:demand": "/demand/",
+    "web:demand_csv": "/demand.csv",
+    "web:demand_trend_csv": "/demand/per-month.csv",
     "web:import_list": "/imports/",
     "web:import_new": "/imports/new/",
     "api:agencies": "/api/v1/agencies/",
@@ -68,7 +80,7 @@ def url_names():
 
 
 def test_every_url_is_in_the_matrix():
-    covered = set(OBJECT_URLS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(ALLOWLIST) | {"admin:login"}
+    covered = set(OBJECT_URLS) | set(TIERED_URLS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(ALLOWLIST) | {"admin:login"}
     assert url_names() - covered == set()
 
 
@@ -79,7 +91,12 @@ def agency_b(write_file, settings, tmp_path):
     officer = UserFactory(agency=bravo, role=Role.AGENCY_ADMIN)
     import_contacts(actor=officer, path=write_file("b.csv", CONTENT), agency_code="BRAVO")
     job = job_create(actor=officer, upload=SimpleUploadedFile(B_FILE, CONTENT.encode()), agency_code="BRAVO")
-    return {"agency": bravo, "job": job}
+    household = Household.objects.create(address=Address.objects.create(postcode="ZZ1 1ZZ", line="1 Bravo Row"))
+    person = Person.objects.create(household=household)
+    PersonLink.objects.create(agency_person=AgencyPerson.objects.get(person_ref="PB1"), person=person,
+                              match_probability=0.99)
+    resolution_refresh()
+    return {"agency": bravo, "job": job, "household": household, "person": person}
 
 
 def snapshot():
@@ -94,6 +111,7 @@ def assert_no_data(response):
     body = response.content.decode(errors="replace")
     assert B_SECRET_NAME not in body
     assert B_FILE not in body
+    assert B_SECRET_NEED not in body
 
 
 @pytest.mark.parametrize("with_agreement", [False, True])
@@ -113,6 +131,17 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
         assert response.status_code in (403, 404), name
         assert_no_data(response)
         assert AuditEvent.objects.filter(action="refused").count() == refused_before + 1, name
+    for name, build in TIERED_URLS.items():
+        response = client.get(build(agency_b))
+        if role in NO_PERSON_ACCESS:
+            assert response.status_code == 403, name
+            assert_no_data(response)
+        elif with_agreement:
+            assert response.status_code == 200 and B_SECRET_NEED in response.content.decode(), name
+        else:
+            assert response.status_code == 200, name
+            assert B_SECRET_NEED not in response.content.decode(), name  # a signpost, never the record
+            assert "Signpost" in response.content.decode(), name
     for name, build in POST_OBJECT_URLS.items():
         response = client.post(build(agency_b))
         assert response.status_code in (403, 404), name
@@ -129,7 +158,7 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
 
 
 def all_paths(agency_b):
-    paths = [(build(agency_b), "get") for build in OBJECT_URLS.values()]
+    paths = [(build(agency_b), "get") for build in (*OBJECT_URLS.values(), *TIERED_URLS.values())]
     paths += [(build(agency_b), "post") for build in POST_OBJECT_URLS.values()]
     paths += [(path, "get") for path in LIST_URLS.values()]
     paths += [("/admin/", "get")]

@@ -18,6 +18,9 @@ class Agency(models.Model):
     code = models.SlugField(max_length=40, unique=True, help_text="Short code used in imports, e.g. POLICE.")
     name = models.CharField(max_length=200)
     sector = models.CharField(max_length=20, choices=Sector.choices, default=Sector.OTHER)
+    contact_route = models.CharField(
+        max_length=300, blank=True, help_text="How other agencies reach this one about a person (signpost level)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

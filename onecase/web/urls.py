@@ -1,6 +1,6 @@
 from django.urls import path
 
-from onecase.web import demand_views, views
+from onecase.web import demand_views, profile_views, views
 
 app_name = "web"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("imports/<int:pk>/status/", views.import_status, name="import_status"),
     path("imports/<int:pk>/start/", views.import_start, name="import_start"),
     path("demand/", demand_views.demand_dashboard, name="demand"),
+    path("households/<int:pk>/", profile_views.household_profile, name="household"),
+    path("people/<int:pk>/", profile_views.person_profile, name="person"),
     path("demand.csv", demand_views.demand_csv, name="demand_csv"),
     path("demand/per-month.csv", demand_views.demand_trend_csv, name="demand_trend_csv"),
 ]

@@ -1,0 +1,45 @@
+"""Household and person profiles. Every view is audited, with each disclosure and its basis."""
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from onecase.contacts.profiles import subject_profile
+from onecase.sharing.models import AuditEvent, Tier
+from onecase.sharing.selectors import access_history_for, may_see_access_history
+from onecase.sharing.services import audit_record, client_ip, disclosure_record
+
+
+def _render(request, kind: str, pk: int):
+    profile = subject_profile(request.user, kind=kind, pk=pk)
+    ip = client_ip(request)
+    with transaction.atomic():
+        audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type=kind, object_id=pk, ip=ip,
+                     detail={"agencies": len(profile.agencies)})
+        person_ids = [p["id"] for p in profile.people]
+        for view in profile.agencies:
+            if view.agency.pk != request.user.agency_id:
+                for person_id in person_ids:
+                    disclosure_record(user=request.user, person_id=person_id, owner_agency_id=view.agency.pk,
+                                      disclosure=view.disclosure, purpose=f"{kind} profile", ip=ip)
+    history = []
+    if kind == "person" and may_see_access_history(request.user, pk):
+        history = [
+            {"event": e, "basis": e.detail.get("agreement") or e.detail.get("basis") or e.purpose}
+            for e in access_history_for(request.user, person_id=pk)[:50]
+        ]
+    context = {"profile": profile, "Tier": Tier, "history": history, "kind": kind}
+    return render(request, "web/profiles/profile.html", context)
+
+
+@login_required
+@require_GET
+def household_profile(request, pk: int):
+    return _render(request, "household", pk)
+
+
+@login_required
+@require_GET
+def person_profile(request, pk: int):
+    return _render(request, "person", pk)
