@@ -1,0 +1,32 @@
+"""The demand dashboard and the profiles in Chromium: 0 axe violations, keyboard reachable."""
+
+import pytest
+
+from onecase.accounts.models import Agency, Role
+from tests.e2e.test_accessibility import CHROMIUM, assert_accessible, browser, page, sign_in, site  # noqa: F401
+from tests.factories import UserFactory
+from tests.test_demand import city  # noqa: F401
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
+]
+
+
+def test_dashboard_then_the_top_households_profile(page, city):  # noqa: F811
+    UserFactory(username="keyworker", agency=Agency.objects.get(code="HOUSING"), role=Role.PARTNERSHIP_ADMIN)
+    sign_in(page, "keyworker")
+    page.goto("/demand/?until=2025-06-30")
+    assert_accessible(page, "demand dashboard")
+    first = page.locator("tbody tr").first.get_by_role("link")
+    assert first.inner_text() == "1 High Street, ST1 1AA"
+    first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/households/{city['smyth'].pk}/")
+    assert page.get_by_role("heading", level=1).inner_text() == "1 High Street, ST1 1AA"
+    assert_accessible(page, "household profile")
+    page.locator(".govuk-list a").first.click()
+    page.wait_for_url(f"**/people/{city['person'].pk}/")
+    assert_accessible(page, "person profile")
+    page.goto("/demand/?since=2025-06-01&until=2025-01-01")
+    assert_accessible(page, "demand dashboard with errors")
