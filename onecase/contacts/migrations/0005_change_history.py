@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0001_initial'),
         ('contacts', '0004_resolution_and_demand_class'),
-        ('people', '0002_linkage'),
+        ('people', '0001_initial'),
         ('pghistory', '0007_auto_20250421_0444'),
     ]
 
