@@ -32,6 +32,7 @@ CONTENT = (
 
 # URL name -> how to build it from agency B's objects. Object URLs must be refused to agency A.
 OBJECT_URLS = {
+    "api:import": lambda b: reverse("api:import", args=[b["job"].pk]),
     "web:import_detail": lambda b: reverse("web:import_detail", args=[b["job"].pk]),
     "web:import_status": lambda b: reverse("web:import_status", args=[b["job"].pk]),
 }
@@ -52,6 +53,8 @@ LIST_URLS = {
     "web:import_list": "/imports/",
     "web:import_new": "/imports/new/",
     "api:agencies": "/api/v1/agencies/",
+    "api:imports": "/api/v1/imports/",
+    "api:demand": "/api/v1/demand",
     "api:schema": "/api/v1/schema/",
     "api:docs": "/api/v1/docs/",
 }

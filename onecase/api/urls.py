@@ -9,4 +9,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("agencies/", views.AgencyCountsView.as_view(), name="agencies"),
+    path("imports/", views.ImportJobList.as_view(), name="imports"),
+    path("imports/<int:pk>/", views.ImportJobDetail.as_view(), name="import"),
+    path("demand", views.DemandView.as_view(), name="demand"),
 ]

@@ -1,9 +1,19 @@
-from drf_spectacular.utils import extend_schema
+"""API v1. Every view starts from the same scoped selectors as the pages."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from onecase.contacts.demand import KEYS, demand_ranking
+from onecase.imports.jobs import jobs_visible_to
+from onecase.imports.models import ImportJob
 from onecase.reports.selectors import agency_counts_for
+from onecase.sharing.models import AuditEvent
+from onecase.sharing.services import audit_record, client_ip
 
 
 class AgencyCountSerializer(serializers.Serializer):
@@ -15,7 +25,7 @@ class AgencyCountSerializer(serializers.Serializer):
 
 
 class AgencyCountsView(APIView):
-    """Agencies the caller may see, with contact and agency-person counts."""
+    """Agencies the caller may count, with contact and agency-person counts."""
 
     @extend_schema(responses=AgencyCountSerializer(many=True))
     def get(self, request):
@@ -30,3 +40,84 @@ class AgencyCountsView(APIView):
             for row in agency_counts_for(request.user)
         ]
         return Response(AgencyCountSerializer(rows, many=True).data)
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    agency = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id", "agency", "original_name", "status", "total_rows", "processed_rows", "created_count",
+            "updated_count", "unchanged_count", "errors", "warnings", "created_at", "started_at", "finished_at",
+        ]
+
+
+class ImportJobList(ListAPIView):
+    """Import jobs the caller may see (their agency's, or all for the partnership)."""
+
+    serializer_class = ImportJobSerializer
+
+    def get_queryset(self):
+        return jobs_visible_to(self.request.user).select_related("agency").order_by("-created_at", "-pk")
+
+
+@extend_schema(responses={200: ImportJobSerializer, 404: OpenApiTypes.OBJECT})
+class ImportJobDetail(RetrieveAPIView):
+    """One import job: its status, progress and any problems (line and column)."""
+
+    serializer_class = ImportJobSerializer
+
+    def get_object(self):
+        return get_object_or_404(jobs_visible_to(self.request.user).select_related("agency"), pk=self.kwargs["pk"])
+
+
+class DemandQuery(serializers.Serializer):
+    by = serializers.ChoiceField(choices=sorted(KEYS), default="household")
+    top = serializers.IntegerField(min_value=1, max_value=1000, default=20)
+    since = serializers.DateField(required=False)
+    until = serializers.DateField(required=False)
+    order = serializers.ChoiceField(choices=["contacts", "cost"], default="contacts")
+
+
+class DemandRow(serializers.Serializer):
+    household_id = serializers.IntegerField(required=False)
+    person_id = serializers.IntegerField(required=False)
+    address_id = serializers.IntegerField(required=False)
+    label = serializers.CharField()
+    contacts_total = serializers.IntegerField()
+    contacts_by_agency = serializers.DictField(child=serializers.IntegerField())
+    distinct_agencies = serializers.IntegerField()
+    first_contact = serializers.CharField()
+    last_contact = serializers.CharField()
+    cost_gbp = serializers.CharField()
+    failure_demand_share = serializers.FloatField()
+    key_worker = serializers.CharField(allow_null=True)
+    flags = serializers.ListField(child=serializers.CharField())
+
+
+class DemandView(APIView):
+    """Households, people or addresses ranked by demand across the agencies the caller may count."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("by", OpenApiTypes.STR, enum=sorted(KEYS)),
+            OpenApiParameter("top", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            OpenApiParameter("since", OpenApiTypes.DATE),
+            OpenApiParameter("until", OpenApiTypes.DATE),
+            OpenApiParameter("order", OpenApiTypes.STR, enum=["contacts", "cost"]),
+        ],
+        responses={200: DemandRow(many=True), 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        query = DemandQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        rows = demand_ranking(
+            request.user, by=params["by"], top=params["top"], since=params.get("since"),
+            until=params.get("until"), order=params["order"],
+        )
+        audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="demand",
+                     ip=client_ip(request), detail={"by": params["by"], "rows": len(rows), "api": True})
+        return Response(rows)

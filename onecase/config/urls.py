@@ -7,3 +7,6 @@ urlpatterns = [
     path("two-factor/", include("onecase.accounts.urls")),
     path("", include("onecase.web.urls")),
 ]
+
+handler404 = "onecase.web.errors.not_found"
+handler403 = "onecase.web.errors.forbidden"

@@ -98,7 +98,7 @@ def demand_ranking(
     contacts = ledger_for(scope).filter(**{f"{key}__isnull": False})
     if since:
         contacts = contacts.filter(occurred_at__gte=_start_of(since))
-    if until:
+    if until and until < dt.date.max:
         contacts = contacts.filter(occurred_at__lt=_start_of(until + dt.timedelta(days=1)))
 
     grouped = contacts.order_by().values(key).annotate(
@@ -120,7 +120,9 @@ def demand_ranking(
         by_agency[row[key]][row["agency__code"]] = row["n"]
     labels = _labels(by, ids, names=scope.names)
     # Flags look back from the end of the period asked for, or from now.
-    as_at = now or (min(_start_of(until + dt.timedelta(days=1)), timezone.now()) if until else timezone.now())
+    as_at = now or timezone.now()
+    if now is None and until and until < dt.date.max:
+        as_at = min(_start_of(until + dt.timedelta(days=1)), as_at)
     flags = _flags(contacts, key, ids, as_at, thresholds())
     return [
         {
@@ -140,8 +142,11 @@ def demand_ranking(
     ]
 
 
+EARLIEST = dt.date(1900, 1, 1)  # nothing in the ledger is older; keeps time-zone arithmetic in range
+
+
 def _start_of(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    return timezone.make_aware(dt.datetime.combine(max(day, EARLIEST), dt.time()))
 
 
 def _labels(by: str, ids: list[int], *, names: bool) -> dict[int, str]:
