@@ -17,7 +17,7 @@ from onecase.imports.services import import_contacts
 from onecase.people.models import Address, AgencyPerson, Household, Person, PersonLink
 from onecase.sharing.models import AuditEvent, Tier
 from onecase.sharing.rules import may_read_audit
-from onecase.sharing.services import agreement_create
+from onecase.sharing.services import agreement_create, disclosure_request_create
 from tests.auth import sign_in
 from tests.factories import AgencyFactory, UserFactory
 
@@ -34,6 +34,7 @@ CONTENT = (
 # URL name -> how to build it from agency B's objects. Object URLs must be refused to agency A.
 OBJECT_URLS = {
     "api:import": lambda b: reverse("api:import", args=[b["job"].pk]),
+    "web:subject_access": lambda b: reverse("web:subject_access", args=[b["person"].pk]),
     "web:import_detail": lambda b: reverse("web:import_detail", args=[b["job"].pk]),
     "web:import_status": lambda b: reverse("web:import_status", args=[b["job"].pk]),
 }
@@ -42,7 +43,13 @@ TIERED_URLS = {
     "web:household": lambda b: reverse("web:household", args=[b["household"].pk]),
     "web:person": lambda b: reverse("web:person", args=[b["person"].pk]),
 }
+# Forms about one of B's people: they show nothing of B's records, and write nothing on a GET.
+PERSON_FORMS = {
+    "web:access_request": lambda b: reverse("web:access_request", args=[b["person"].pk]),
+    "web:break_glass": lambda b: reverse("web:break_glass", args=[b["person"].pk]),
+}
 POST_OBJECT_URLS = {
+    "web:request_decide": lambda b: reverse("web:request_decide", args=[b["request"].pk]),
     "web:import_start": lambda b: reverse("web:import_start", args=[b["job"].pk]),
 }
 # URLs that list or count: allowed, but must show nothing of agency B's.
@@ -56,6 +63,8 @@ LIST_URLS = {
     "api:agencies": "/api/v1/agencies/",
     "api:imports": "/api/v1/imports/",
     "api:demand": "/api/v1/demand",
+    "web:requests": "/requests/",
+    "web:dpo": "/data-protection/",
     "api:schema": "/api/v1/schema/",
     "api:docs": "/api/v1/docs/",
 }
@@ -84,7 +93,7 @@ def url_names():
 
 
 def test_every_url_is_in_the_matrix():
-    covered = set(OBJECT_URLS) | set(TIERED_URLS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(ALLOWLIST) | {"admin:login"}
+    covered = set(OBJECT_URLS) | set(TIERED_URLS) | set(PERSON_FORMS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(ALLOWLIST) | {"admin:login"}
     assert url_names() - covered == set()
 
 
@@ -100,7 +109,9 @@ def agency_b(write_file, settings, tmp_path):
     PersonLink.objects.create(agency_person=AgencyPerson.objects.get(person_ref="PB1"), person=person,
                               match_probability=0.99)
     resolution_refresh()
-    return {"agency": bravo, "job": job, "household": household, "person": person}
+    charlie = UserFactory(agency=AgencyFactory(code="CHARLIE"), role=Role.KEY_WORKER)
+    request = disclosure_request_create(actor=charlie, person=person, owner_agency=bravo, purpose="bravo-only purpose")
+    return {"agency": bravo, "job": job, "household": household, "person": person, "request": request}
 
 
 def snapshot():
@@ -116,6 +127,7 @@ def assert_no_data(response):
     assert B_SECRET_NAME not in body
     assert B_FILE not in body
     assert B_SECRET_NEED not in body
+    assert "bravo-only purpose" not in body
 
 
 @pytest.mark.parametrize("with_agreement", [False, True])
@@ -146,6 +158,10 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
             assert response.status_code == 200, name
             assert B_SECRET_NEED not in response.content.decode(), name  # a signpost, never the record
             assert "Signpost" in response.content.decode(), name
+    for name, build in PERSON_FORMS.items():
+        response = client.get(build(agency_b))
+        assert response.status_code == (403 if role in NO_PERSON_ACCESS else 200), name
+        assert_no_data(response)
     for name, build in POST_OBJECT_URLS.items():
         response = client.post(build(agency_b))
         assert response.status_code in (403, 404), name
@@ -164,7 +180,8 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
 
 
 def all_paths(agency_b):
-    paths = [(build(agency_b), "get") for build in (*OBJECT_URLS.values(), *TIERED_URLS.values())]
+    paths = [(build(agency_b), "get") for build in (*OBJECT_URLS.values(), *TIERED_URLS.values(),
+                                                    *PERSON_FORMS.values())]
     paths += [(build(agency_b), "post") for build in POST_OBJECT_URLS.values()]
     paths += [(path, "get") for path in LIST_URLS.values()]
     paths += [("/admin/", "get")]

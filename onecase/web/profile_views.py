@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from onecase.contacts.profiles import subject_profile
 from onecase.sharing.models import AuditEvent, Tier
 from onecase.sharing.selectors import access_history_for, may_see_access_history
-from onecase.sharing.services import audit_record, client_ip, disclosure_record
+from onecase.sharing.services import audit_record, client_ip, disclosure_record, may_export_sar
 
 
 def _render(request, kind: str, pk: int):
@@ -29,7 +29,14 @@ def _render(request, kind: str, pk: int):
             {"event": e, "basis": e.detail.get("agreement") or e.detail.get("basis") or e.purpose}
             for e in access_history_for(request.user, person_id=pk)[:50]
         ]
-    context = {"profile": profile, "Tier": Tier, "history": history, "kind": kind}
+    context = {
+        "profile": profile,
+        "Tier": Tier,
+        "history": history,
+        "kind": kind,
+        "may_request": kind == "person" and any(v.tier < Tier.FULL for v in profile.agencies),
+        "may_sar": kind == "person" and may_export_sar(request.user, pk),
+    }
     return render(request, "web/profiles/profile.html", context)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from onecase.web import demand_views, profile_views, views
+from onecase.web import demand_views, profile_views, sharing_views, views
 
 app_name = "web"
 
@@ -16,6 +16,12 @@ urlpatterns = [
     path("demand/", demand_views.demand_dashboard, name="demand"),
     path("households/<int:pk>/", profile_views.household_profile, name="household"),
     path("people/<int:pk>/", profile_views.person_profile, name="person"),
+    path("people/<int:pk>/request-access/", sharing_views.access_request, name="access_request"),
+    path("people/<int:pk>/break-the-glass/", sharing_views.break_the_glass, name="break_glass"),
+    path("people/<int:pk>/subject-access.zip", sharing_views.subject_access_bundle, name="subject_access"),
+    path("requests/", sharing_views.requests_list, name="requests"),
+    path("requests/<int:pk>/decide/", sharing_views.request_decide, name="request_decide"),
+    path("data-protection/", sharing_views.dpo_dashboard, name="dpo"),
     path("demand.csv", demand_views.demand_csv, name="demand_csv"),
     path("demand/per-month.csv", demand_views.demand_trend_csv, name="demand_trend_csv"),
 ]

@@ -74,7 +74,8 @@ def page(browser, site):
     page = context.new_page()
     page.failed = []
     page.on("response", lambda r: r.status >= 400 and page.failed.append(f"{r.status} {r.url}"))
-    page.on("requestfailed", lambda r: page.failed.append(f"failed {r.url}"))
+    # A navigation cancels requests still in flight (net::ERR_ABORTED); those are not failures.
+    page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "") and page.failed.append(f"failed {r.url}"))
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     yield page

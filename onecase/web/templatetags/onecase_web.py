@@ -34,6 +34,12 @@ def service_navigation(context) -> list[dict]:
     if import_agencies_for(user).exists():
         current = "page" if name == "import_new" else ("true" if name.startswith("import") else "")
         items.append({"text": "Upload contacts", "href": reverse("web:import_new"), "current": current})
+    if user.role not in (Role.ANALYST, Role.AUDITOR):
+        items.append({"text": "Access requests", "href": reverse("web:requests"),
+                      "current": "page" if name == "requests" else ""})
+    if user.role in (Role.DPO, Role.AUDITOR, Role.PARTNERSHIP_ADMIN):
+        current = "page" if name == "dpo" else ""
+        items.append({"text": "Data protection", "href": reverse("web:dpo"), "current": current})
     if user.is_staff:
         items.append({"text": "Admin", "href": reverse("admin:index"), "current": ""})
     return items

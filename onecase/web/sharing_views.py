@@ -1,0 +1,167 @@
+"""Stepping up disclosure: requests to the owning agency, break the glass, and the DPO's pages."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import authenticate
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp import match_token
+
+from onecase.accounts.models import Agency, Role
+from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
+from onecase.people.models import Person
+from onecase.sharing.models import DisclosureRequest, Tier
+from onecase.sharing.rules import disclosure_for, may_read_audit
+from onecase.sharing.selectors import alerts_for, person_agency_ids, unusual_access
+from onecase.sharing.services import (
+    DECIDING_ROLES,
+    break_glass,
+    client_ip,
+    disclosure_request_create,
+    disclosure_request_decide,
+    may_decide_request,
+    may_export_sar,
+    sar_export,
+)
+
+
+def _person(request, pk: int) -> Person:
+    if not is_staff_member(request.user) or request.user.role in NO_PERSON_ACCESS:
+        raise PermissionDenied("Your role sees aggregate figures only.")
+    return get_object_or_404(Person, pk=pk)
+
+
+def _below_full(user, person: Person) -> list[Agency]:
+    ids = person_agency_ids(person.pk) - {user.agency_id}
+    return [a for a in Agency.objects.filter(pk__in=ids).order_by("name")
+            if disclosure_for(user, a.pk, person_id=person.pk).tier < Tier.FULL]
+
+
+class AccessRequestForm(forms.Form):
+    agency = forms.ModelChoiceField(queryset=Agency.objects.none(), label="Which agency's records do you need?",
+                                    empty_label=None)
+    purpose = forms.CharField(
+        label="Why do you need them?", max_length=300, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The owning agency decides on this. For example: safety planning before a home visit",
+        error_messages={"required": "Enter why you need the records"},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def access_request(request, pk: int):
+    """Ask the owning agency for the full records about one person, for a stated purpose."""
+    person = _person(request, pk)
+    form = AccessRequestForm(request.POST or None)
+    form.fields["agency"].queryset = Agency.objects.filter(pk__in=[a.pk for a in _below_full(request.user, person)])
+    if request.method == "POST" and form.is_valid():
+        try:
+            disclosure_request_create(actor=request.user, person=person, owner_agency=form.cleaned_data["agency"],
+                                      purpose=form.cleaned_data["purpose"], ip=client_ip(request))
+        except ValidationError as exc:
+            form.add_error("purpose", exc)
+        else:
+            messages.success(request, f"Your request has gone to {form.cleaned_data['agency'].name}.")
+            return redirect("web:person", pk=pk)
+    return render(request, "web/sharing/access_request.html", {"form": form, "person": person})
+
+
+class BreakGlassForm(forms.Form):
+    reason = forms.CharField(
+        label="What is the emergency?", max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The data protection officer of each agency holding records is told, and reviews it",
+        error_messages={"required": "Enter the emergency"},
+    )
+    password = forms.CharField(label="Your password", widget=forms.PasswordInput(render_value=False),
+                               error_messages={"required": "Enter your password"})
+    code = forms.RegexField(regex=r"^\s*\d{6}\s*$", label="Code from your authenticator app",
+                            error_messages={"required": "Enter the 6-digit code", "invalid": "Enter the 6 digits"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def break_the_glass(request, pk: int):
+    """Emergency full access for an hour, after signing in again, with a stated reason."""
+    person = _person(request, pk)
+    form = BreakGlassForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(request, username=request.user.get_username(), password=form.cleaned_data["password"])
+        if user is None or user.pk != request.user.pk:
+            form.add_error("password", "The password is not right")
+        elif match_token(request.user, form.cleaned_data["code"].strip()) is None:
+            form.add_error("code", "The code is not right. Try the newest code")
+        else:
+            try:
+                break_glass(actor=request.user, person=person, reason=form.cleaned_data["reason"],
+                            owner_agency_ids=sorted(person_agency_ids(person.pk)), ip=client_ip(request))
+            except ValidationError as exc:
+                form.add_error("reason", exc)
+            else:
+                messages.success(request, "You have full access to this person's records for the next hour.")
+                return redirect("web:person", pk=pk)
+    return render(request, "web/sharing/break_glass.html", {"form": form, "person": person})
+
+
+def _deciding_agency_ids(user) -> list[int] | None:
+    if sees_whole_partnership(user):
+        return None
+    if user.role in DECIDING_ROLES and user.agency_id:
+        return [user.agency_id]
+    return []
+
+
+@login_required
+@require_GET
+def requests_list(request):
+    """Requests waiting for the user's agency to decide, and the user's own requests."""
+    deciding = DisclosureRequest.objects.filter(status=DisclosureRequest.Status.PENDING).select_related(
+        "owner_agency", "requested_by__agency"
+    )
+    scope = _deciding_agency_ids(request.user)
+    if scope is not None:
+        deciding = deciding.filter(owner_agency_id__in=scope)
+    mine = DisclosureRequest.objects.filter(requested_by=request.user).select_related("owner_agency")[:50]
+    return render(request, "web/sharing/requests.html", {"deciding": deciding[:100], "mine": mine})
+
+
+@login_required
+@require_POST
+def request_decide(request, pk: int):
+    item = get_object_or_404(DisclosureRequest, pk=pk)
+    if not may_decide_request(request.user, item):
+        raise PermissionDenied("Only the owning agency can decide this request.")
+    approve = request.POST.get("decision") == "approve"
+    try:
+        disclosure_request_decide(actor=request.user, request=item, approve=approve,
+                                  note=request.POST.get("note", ""), ip=client_ip(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Request approved for 30 days." if approve else "Request declined.")
+    return redirect("web:requests")
+
+
+@login_required
+@require_GET
+def dpo_dashboard(request):
+    """Alerts for the DPO's agency (break the glass) and users viewing unusually many people."""
+    if not may_read_audit(request.user):
+        raise PermissionDenied("This page is for data protection officers and auditors.")
+    context = {"alerts": alerts_for(request.user)[:100], "unusual": unusual_access(),
+               "sees_all": sees_whole_partnership(request.user) or request.user.role == Role.AUDITOR}
+    return render(request, "web/sharing/dpo.html", context)
+
+
+@login_required
+@require_GET
+def subject_access_bundle(request, pk: int):
+    person = get_object_or_404(Person, pk=pk)
+    if not may_export_sar(request.user, pk):
+        raise PermissionDenied("Only a data protection officer of an agency holding records may export this.")
+    response = HttpResponse(sar_export(actor=request.user, person=person, ip=client_ip(request)),
+                            content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="subject-access-person-{pk}.zip"'
+    return response

@@ -1,0 +1,82 @@
+"""Step-up requests, break the glass with re-authentication, the DPO's page and SAR download."""
+
+import datetime as dt
+
+import pytest
+
+from onecase.accounts.models import Agency, Role
+from onecase.sharing.models import Alert, AuditEvent, BreakGlass, DisclosureRequest
+from tests.auth import current_code, sign_in, totp_device
+from tests.conftest import PASSWORD
+from tests.factories import UserFactory
+from tests.test_demand import city  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+def agency(code):
+    return Agency.objects.get(code=code)
+
+
+def test_request_approved_by_the_owning_agency_opens_the_records(client, city):  # noqa: F811
+    person = city["person"].pk
+    worker = UserFactory(agency=agency("HOUSING"), role=Role.KEY_WORKER)
+    sign_in(client, worker)
+    assert "my neighbour is threatening me" not in client.get(f"/people/{person}/").content.decode()
+    response = client.post(f"/people/{person}/request-access/",
+                           {"agency": agency("POLICE").pk, "purpose": "Safety planning before a visit"})
+    assert response.status_code == 302
+    request = DisclosureRequest.objects.get()
+
+    police_dpo = UserFactory(agency=agency("POLICE"), role=Role.DPO)
+    sign_in(client, police_dpo)
+    assert "Safety planning before a visit" in client.get("/requests/").content.decode()
+    client.post(f"/requests/{request.pk}/decide/", {"decision": "approve"})
+    request.refresh_from_db()
+    assert request.status == "approved" and request.expires_at > request.decided_at + dt.timedelta(days=29)
+
+    sign_in(client, worker)
+    page = client.get(f"/people/{person}/").content.decode()
+    assert "my neighbour is threatening me" in page
+
+
+def test_only_the_owning_agency_decides(client, city):  # noqa: F811
+    worker = UserFactory(agency=agency("HOUSING"), role=Role.KEY_WORKER)
+    sign_in(client, worker)
+    client.post(f"/people/{city['person'].pk}/request-access/", {"agency": agency("POLICE").pk, "purpose": "x" * 12})
+    request = DisclosureRequest.objects.get()
+    sign_in(client, UserFactory(agency=agency("FOODBANK"), role=Role.DPO))
+    assert client.post(f"/requests/{request.pk}/decide/", {"decision": "approve"}).status_code == 403
+    request.refresh_from_db()
+    assert request.status == "pending"
+
+
+def test_break_the_glass_needs_password_and_code_and_alerts_the_dpo(client, city):  # noqa: F811
+    person = city["person"].pk
+    worker = UserFactory(agency=agency("HOUSING"), role=Role.KEY_WORKER)
+    device = totp_device(worker)
+    sign_in(client, worker)
+    reason = "Child at immediate risk and the police cannot be reached"
+    wrong = client.post(f"/people/{person}/break-the-glass/", {"reason": reason, "password": "nope", "code": "000000"})
+    assert "The password is not right" in wrong.content.decode()
+    assert not BreakGlass.objects.exists()
+    response = client.post(f"/people/{person}/break-the-glass/",
+                           {"reason": reason, "password": PASSWORD, "code": current_code(device)})
+    assert response.status_code == 302
+    assert "my neighbour is threatening me" in client.get(f"/people/{person}/").content.decode()
+    assert set(Alert.objects.values_list("agency__code", flat=True)) == {"POLICE", "FOODBANK"}
+    police_dpo = UserFactory(agency=agency("POLICE"), role=Role.DPO)
+    sign_in(client, police_dpo)
+    assert "broke the glass on person" in client.get("/data-protection/").content.decode()
+    assert AuditEvent.objects.filter(action="disclose", detail__break_glass__isnull=False).count() == 1
+
+
+def test_dpo_downloads_the_subject_access_bundle(client, city):  # noqa: F811
+    dpo = UserFactory(agency=agency("HOUSING"), role=Role.DPO)
+    sign_in(client, dpo)
+    page = client.get(f"/people/{city['person'].pk}/").content.decode()
+    assert "Download the subject access bundle" in page
+    response = client.get(f"/people/{city['person'].pk}/subject-access.zip")
+    assert response["Content-Type"] == "application/zip" and response.content[:2] == b"PK"
+    sign_in(client, UserFactory(agency=agency("HOUSING"), role=Role.KEY_WORKER))
+    assert client.get(f"/people/{city['person'].pk}/subject-access.zip").status_code == 403
