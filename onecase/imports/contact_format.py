@@ -7,12 +7,14 @@ See docs/contact-format.md for the format itself.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from operator import gt, itemgetter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -108,11 +110,12 @@ def read_table(path: str | Path, name: str | None = None) -> Table:
 def _read_csv(data: bytes) -> Table:
     if data.startswith(b"PK\x03\x04"):
         raise FormatError([Problem(None, None, "this looks like an Excel workbook; give it a .xlsx name")])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise FormatError(_utf8_problems(data)) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    if not _is_utf8(data):
+        raise FormatError(_utf8_problems(data))
+    # Decoded as read rather than all at once: a decoded copy of a large file costs up to four
+    # bytes a character. Lines end as io.StringIO(newline="") would end them.
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
     try:
         header = next(reader)
     except StopIteration:
@@ -122,18 +125,28 @@ def _read_csv(data: bytes) -> Table:
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise FormatError([Problem(start, None, f"not valid CSV ({exc})")]) from None
-            if values and any(values):
-                yield start, values
-            start = reader.line_num + 1
+        try:
+            for values in reader:
+                if values and any(values):
+                    yield start, values
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise FormatError([Problem(start, None, f"not valid CSV ({exc})")]) from None
 
-    return Table(header=header, rows=rows(), estimated_rows=max(text.count("\n") - 1, 1), kind="csv")
+    return Table(header=header, rows=rows(), estimated_rows=max(data.count(b"\n") - 1, 1), kind="csv")
+
+
+def _is_utf8(data: bytes, block: int = 1 << 20) -> bool:
+    """Whether ``data`` decodes as UTF-8, checked in blocks so that no decoded copy is kept."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), block):
+            decoder.decode(view[start : start + block])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _utf8_problems(data: bytes) -> list[Problem]:
@@ -254,19 +267,155 @@ def normalise_agency_code(code: str) -> str:
     return code.strip().upper()
 
 
+# Positions of the values a validator works on: the agency code, then CLEAN_FIELDS.
+_FIELDS = ("agency", *CLEAN_FIELDS)
+_AGENCY, _RECORD_ID, _PERSON_REF, _OCCURRED_AT, _CONTACT_TYPE = range(5)
+_DATE_OF_BIRTH = _FIELDS.index("date_of_birth")
+_UPRN = _FIELDS.index("uprn")
+_NHS_NUMBER = _FIELDS.index("nhs_number")
+_LIMITS = tuple((_FIELDS.index(name), limit) for name, limit in MAX_LENGTH.items())
+
+
+def _digits(value: str) -> bool:
+    """``DIGITS.match(value)``, without the regular expression for plain ASCII digits."""
+    return (value.isascii() and value.isdigit()) or DIGITS.match(value) is not None
+
+
 class RowValidator:
-    """Turns raw rows into clean tuples ``(agency_code, *CLEAN_FIELDS)`` or problems."""
+    """Turns raw rows into clean tuples ``(agency_code, *CLEAN_FIELDS)`` or problems.
+
+    Most rows are valid, so ``validate`` first tries a fast path that only confirms a row has
+    no problem; any row it cannot confirm goes through the full checks, which alone decide the
+    problems and their order.
+    """
 
     def __init__(self, layout: Layout, *, agency_code: str | None, today: date | None = None):
         self.layout = layout
         self.agency_code = normalise_agency_code(agency_code) if agency_code else None
         self.today = today or date.today()
-        self.seen: dict[tuple[str, str], int] = {}
+        # The first line of each record id, by agency code.
+        self.seen: dict[str, dict[str, int]] = {}
         idx = layout.index
         # Fetch each column by position; a short row gives "".
-        self._positions = [(name, idx.get(name)) for name in ("agency", *CLEAN_FIELDS)]
+        self._positions = [(name, idx.get(name)) for name in _FIELDS]
+        positions = [position for _, position in self._positions]
+        present = [position for position in positions if position is not None]
+        self._width = max(present, default=-1) + 1
+        self._pick = itemgetter(*present) if len(present) > 1 else None
+        self._absent = [slot for slot, position in enumerate(positions) if position is None]
+        limits = [(slot, limit) for slot, limit in _LIMITS if positions[slot] is not None]
+        self._pick_limited = itemgetter(*(slot for slot, _ in limits)) if len(limits) > 1 else None
+        self._limits = tuple(limit for _, limit in limits)
+        self._default_agency_ok = bool(self.agency_code and AGENCY_CODE.match(self.agency_code))
+        self._agencies: dict[str, str] = {}  # raw code -> valid normalised code
+        self._dates_of_birth: dict[str, tuple[date, str]] = {}  # raw value -> valid date and its text
+        self._day_texts: dict[str, str] = {}  # occurred_at given as a date -> UTC text
 
     def validate(self, line: int, values: list[str]) -> tuple[tuple | None, list[Problem]]:
+        clean = self._valid(line, values, as_text=False)
+        if clean is not None:
+            return clean, []
+        return self._check(line, values)
+
+    def validate_as_text(self, line: int, values: list[str]) -> tuple[tuple | None, list[Problem]]:
+        """``validate``, but with occurred_at as ISO text in UTC and date_of_birth as ISO text (or None).
+
+        The text sorts as the date-times do, and is what a database would be sent anyway.
+        """
+        clean = self._valid(line, values, as_text=True)
+        if clean is not None:
+            return clean, []
+        clean, problems = self._check(line, values)
+        if clean is None:
+            return None, problems
+        dob = clean[_DATE_OF_BIRTH]
+        clean = list(clean)
+        clean[_OCCURRED_AT] = clean[_OCCURRED_AT].isoformat()
+        clean[_DATE_OF_BIRTH] = dob.isoformat() if dob is not None else None
+        return tuple(clean), []
+
+    def _occurred_text(self, value: str) -> str:
+        """``parse_occurred_at(value).isoformat()``, without building the aware date-times for local times."""
+        if len(value) == 10:
+            text = self._day_texts.get(value)
+            if text is None:
+                text = self._day_texts[value] = parse_occurred_at(value).isoformat()
+            return text
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC).isoformat()
+        # As astimezone would do for the same wall time in LOCAL_TZ (fold 0).
+        return (parsed - LOCAL_TZ.utcoffset(parsed)).isoformat() + "+00:00"
+
+    def _valid(self, line: int, values: list[str], *, as_text: bool) -> tuple | None:
+        """The clean row if the row certainly has no problem (and is now seen), else None."""
+        if self._pick is None or self._pick_limited is None or len(values) < self._width:
+            return None
+        got = list(map(str.strip, self._pick(values)))
+        for slot in self._absent:
+            got.insert(slot, "")
+
+        raw_agency = got[_AGENCY]
+        if raw_agency:
+            agency = self._agencies.get(raw_agency)
+            if agency is None:
+                agency = normalise_agency_code(raw_agency)
+                if not AGENCY_CODE.match(agency):
+                    return None
+                self._agencies[raw_agency] = agency
+        elif self._default_agency_ok:
+            agency = self.agency_code
+        else:
+            return None
+        record_id = got[_RECORD_ID]
+        if not (record_id and got[_PERSON_REF] and got[_CONTACT_TYPE] and got[_OCCURRED_AT]):
+            return None
+        try:
+            if as_text:
+                occurred = self._occurred_text(got[_OCCURRED_AT])
+            else:
+                occurred = parse_occurred_at(got[_OCCURRED_AT])
+        except (ValueError, OverflowError):
+            return None  # the full checks report it (or raise as before)
+        raw_dob = got[_DATE_OF_BIRTH]
+        dob = None
+        if raw_dob:
+            known = self._dates_of_birth.get(raw_dob)
+            if known is None:
+                if len(raw_dob) != 10:
+                    return None
+                try:
+                    parsed_dob = date.fromisoformat(raw_dob)
+                except ValueError:
+                    return None
+                if parsed_dob > self.today:
+                    return None
+                known = self._dates_of_birth[raw_dob] = (parsed_dob, parsed_dob.isoformat())
+            dob = known[1] if as_text else known[0]
+        if any(map(gt, map(len, self._pick_limited(got)), self._limits)):
+            return None
+        if got[_UPRN] and not _digits(got[_UPRN]):
+            return None
+        nhs = got[_NHS_NUMBER]
+        if nhs:
+            nhs = nhs.replace(" ", "").replace("-", "")
+            if nhs and (len(nhs) != 10 or not _digits(nhs)):
+                return None
+        seen = self.seen.get(agency)
+        if seen is None:
+            seen = self.seen[agency] = {}
+        elif record_id in seen:
+            return None
+        seen[record_id] = line
+
+        got[_AGENCY] = agency
+        got[_OCCURRED_AT] = occurred
+        got[_DATE_OF_BIRTH] = dob
+        got[_NHS_NUMBER] = nhs
+        return tuple(got)
+
+    def _check(self, line: int, values: list[str]) -> tuple[tuple | None, list[Problem]]:
+        """Every check, in the order problems are reported."""
         width = len(values)
         got = {}
         for name, position in self._positions:
@@ -316,12 +465,12 @@ class RowValidator:
             problems.append(Problem(line, "nhs_number", "must be 10 digits"))
 
         if agency and got["record_id"]:
-            key = (agency, got["record_id"])
-            first = self.seen.get(key)
+            seen = self.seen.setdefault(agency, {})
+            first = seen.get(got["record_id"])
             if first is not None:
                 problems.append(Problem(line, "record_id", f"repeats the record on line {first}"))
             else:
-                self.seen[key] = line
+                seen[got["record_id"]] = line
 
         if problems:
             return None, problems
