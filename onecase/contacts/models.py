@@ -60,7 +60,9 @@ class Contact(models.Model):
         indexes = [
             models.Index(fields=["agency", "occurred_at"], name="contact_agency_month_idx"),
             models.Index(fields=["agency_person", "occurred_at"], name="contact_person_idx"),
-            models.Index(fields=["address", "occurred_at"], name="contact_address_idx"),
+            models.Index(
+                fields=["address", "occurred_at"], name="contact_address_idx", condition=Q(address__isnull=False)
+            ),
             models.Index(fields=["occurred_at"], name="contact_occurred_idx"),
             models.Index(
                 fields=["person", "occurred_at"], name="contact_resolved_person_idx", condition=Q(person__isnull=False)
