@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "csp",
     "onecase.accounts",
     "onecase.people",
+    "onecase.linkage",
     "onecase.contacts",
     "onecase.costs",
     "onecase.imports",

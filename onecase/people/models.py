@@ -9,8 +9,13 @@ class Address(models.Model):
     uprn = models.CharField(max_length=12, blank=True, db_index=True)
     postcode = models.CharField(max_length=8, blank=True, db_index=True, help_text="Canonical form, e.g. ST1 4HH.")
     number = models.CharField(max_length=20, blank=True, help_text="House or flat number.")
+    flat = models.CharField(max_length=20, blank=True, help_text="Flat, apartment or unit number.")
     street = models.CharField(max_length=200, blank=True)
     line = models.CharField(max_length=300, blank=True, help_text="Display form.")
+    key = models.CharField(
+        max_length=300, unique=True, null=True, blank=True,
+        help_text="Linkage key: u:<UPRN>, or p:<postcode>|<flat>|<number>|<street> as normalised.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -84,16 +89,22 @@ class PersonLink(models.Model):
         SPLIT = "split", "Split by a reviewer"
 
     agency_person = models.ForeignKey(AgencyPerson, on_delete=models.CASCADE, related_name="links")
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="links")
+    # Indexed by personlink_person_idx; the staff columns are rarely searched. Fewer indexes
+    # keep writing a million links quick.
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="links", db_index=False)
     match_probability = models.FloatField()
     method = models.CharField(max_length=20, choices=Method.choices, default=Method.AUTOMATIC)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     undone_at = models.DateTimeField(null=True, blank=True)
     undone_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    address = models.ForeignKey(
+        Address, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False,
+        help_text="The resolved address of this agency record (linkage output; the record itself is unchanged).",
     )
 
     class Meta:

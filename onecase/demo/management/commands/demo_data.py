@@ -17,6 +17,7 @@ from onecase.costs.services import apply_default_costs
 from onecase.demo import generator
 from onecase.demo.agreements import load_demo_agreements
 from onecase.imports.services import ImportRejected, import_contacts
+from onecase.linkage.services import link_run
 
 
 def _iso_date(value: str) -> date:
@@ -129,6 +130,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Need categories: {sum(needs.values()) - needs.get('unclassified', 0):,} contacts placed.")
         agreements = load_demo_agreements(starts_on=demo.window.start)
         self.stdout.write(f"Sharing agreements: {len(agreements)} recorded.")
+        run = link_run(actor=None)
+        self.stdout.write(
+            f"Linkage: {run.records:,} agency people linked to {run.people:,} people in {run.households:,} households "
+            f"({run.review_items:,} pairs to review) in {run.seconds:.1f} s."
+        )
 
 
 class _Bar:

@@ -1,0 +1,155 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class LinkRun(models.Model):
+    """One run of ``onecase link``: what it did, with which parameters, and the model it used.
+
+    Holds counts and model parameters only, never personal data. Incremental runs reuse
+    the model of the last finished full run.
+    """
+
+    class Mode(models.TextChoices):
+        FULL = "full", "Full"
+        INCREMENTAL = "incremental", "Incremental"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    engine = models.CharField(max_length=20, default="duckdb")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    records = models.PositiveIntegerField(default=0, help_text="Agency people considered.")
+    new_records = models.PositiveIntegerField(default=0, help_text="Agency people (re)linked by this run.")
+    pairs = models.PositiveBigIntegerField(default=0, help_text="Scored pairs at or above the review band.")
+    people = models.PositiveIntegerField(default=0, help_text="People with at least one agency person.")
+    people_created = models.PositiveIntegerField(default=0)
+    links_created = models.PositiveIntegerField(default=0)
+    links_undone = models.PositiveIntegerField(default=0)
+    households = models.PositiveIntegerField(default=0)
+    addresses_created = models.PositiveIntegerField(default=0)
+    review_items = models.PositiveIntegerField(default=0, help_text="Open review items after the run.")
+    seconds = models.FloatField(default=0)
+    trained = models.BooleanField(default=False, help_text="The model was estimated on this run's records.")
+    options = models.JSONField(default=dict, blank=True)
+    model = models.JSONField(default=dict, blank=True, help_text="Model parameters: m and u per level, prior.")
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Link run {self.pk} ({self.mode}, {self.status})"
+
+
+class LinkDecision(models.Model):
+    """A reviewer's decision. Kept with who and when; undone, never deleted.
+
+    Every decision is a set of pair constraints (``DecisionPair``) that later link runs
+    respect: confirmed pairs stay together, rejected and split pairs stay apart.
+    """
+
+    class Kind(models.TextChoices):
+        CONFIRM = "confirm", "Confirmed: the same person"
+        REJECT = "reject", "Rejected: not the same person"
+        SPLIT = "split", "Split out of a person"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    agency_person = models.ForeignKey(
+        "people.AgencyPerson", on_delete=models.CASCADE, related_name="+",
+        help_text="The record decided about (for a split, the record split out).",
+    )
+    other = models.ForeignKey(
+        "people.AgencyPerson", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        help_text="The other record of a confirmed or rejected pair.",
+    )
+    review_item = models.ForeignKey(
+        "linkage.ReviewItem", on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions"
+    )
+    note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_links = models.ManyToManyField("people.PersonLink", related_name="+", blank=True)
+    undid_links = models.ManyToManyField("people.PersonLink", related_name="+", blank=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        indexes = [models.Index(fields=["undone_at", "decided_at"], name="linkdecision_active_idx")]
+
+    def __str__(self) -> str:
+        return f"Decision {self.pk} ({self.kind})"
+
+
+class DecisionPair(models.Model):
+    """One pair constraint of a decision: keep these two agency people together, or apart."""
+
+    decision = models.ForeignKey(LinkDecision, on_delete=models.CASCADE, related_name="pairs")
+    agency_person_a = models.ForeignKey("people.AgencyPerson", on_delete=models.CASCADE, related_name="+")
+    agency_person_b = models.ForeignKey("people.AgencyPerson", on_delete=models.CASCADE, related_name="+")
+    together = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(agency_person_a__lt=F("agency_person_b")), name="decisionpair_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency_person_a_id} {'with' if self.together else 'apart from'} {self.agency_person_b_id}"
+
+
+class ReviewItem(models.Model):
+    """A pair of agency people whose match probability fell in the review band.
+
+    ``evidence`` holds, per comparison, the level Splink found and its match weight:
+    labels and numbers, not the compared values (pages read those from the records).
+    """
+
+    class Reason(models.TextChoices):
+        POSSIBLE_MATCH = "possible_match", "Possible match, not linked"
+        UNCERTAIN_LINK = "uncertain_link", "Linked with low confidence"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded by a later run"
+
+    run = models.ForeignKey(LinkRun, on_delete=models.PROTECT, related_name="review_items_raised")
+    agency_person_a = models.ForeignKey("people.AgencyPerson", on_delete=models.CASCADE, related_name="+")
+    agency_person_b = models.ForeignKey("people.AgencyPerson", on_delete=models.CASCADE, related_name="+")
+    match_probability = models.FloatField()
+    match_weight = models.FloatField()
+    evidence = models.JSONField(default=list, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-match_probability", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(agency_person_a__lt=F("agency_person_b")), name="reviewitem_ordered"),
+            models.UniqueConstraint(
+                fields=["agency_person_a", "agency_person_b"], condition=Q(status="open"), name="reviewitem_one_open"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "match_probability"], name="reviewitem_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"Review {self.pk}: {self.agency_person_a_id} / {self.agency_person_b_id} ({self.match_probability:.2f})"
