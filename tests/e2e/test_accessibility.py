@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from playwright.sync_api import expect
 
 from onecase.accounts.models import Role, User
 from onecase.imports import jobs
@@ -122,11 +123,11 @@ def test_main_pages_are_accessible(page, tmp_path):
     UserFactory(username="admin1", role=Role.PARTNERSHIP_ADMIN, agency=partnership, is_staff=True)
 
     page.goto("/sign-in/")
-    assert page.title() == "Sign in – OneCase"
+    expect(page).to_have_title("Sign in – OneCase")
     assert_accessible(page, "sign-in page")
     page.get_by_role("button", name="Sign in").click()
-    assert page.title() == "Error: Sign in – OneCase"
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page).to_have_title("Error: Sign in – OneCase")
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     assert_accessible(page, "sign-in page with errors")
 
     sign_in(page, "admin1")
@@ -136,7 +137,7 @@ def test_main_pages_are_accessible(page, tmp_path):
     page.goto("/imports/new/")
     assert_accessible(page, "upload page")
     page.get_by_role("button", name="Upload and check").click()
-    assert page.title() == "Error: Upload contacts – OneCase"
+    expect(page).to_have_title("Error: Upload contacts – OneCase")
     assert_accessible(page, "upload page with errors")
 
     upload(page, tmp_path, "bad.csv", INVALID)
@@ -226,7 +227,7 @@ def test_two_factor_set_up_and_sign_in_are_accessible(page):
     page.wait_for_url("**/two-factor/setup/**")
     assert_accessible(page, "two-factor set-up")
     page.get_by_role("button", name="Turn on two-factor authentication").click()
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     assert_accessible(page, "two-factor set-up with an error")
     secret = page.locator(".app-secret").inner_text().replace(" ", "")
     key = base64.b32decode(secret + "=" * (-len(secret) % 8))
