@@ -9,11 +9,12 @@ from hypothesis import strategies as st
 
 from onecase.accounts.models import Agency, Role, User
 from onecase.accounts.rules import may_see_records_of
+from onecase.contacts.demand import demand_ranking
 from onecase.contacts.models import Contact
 from onecase.contacts.selectors import contacts_visible_to
 from onecase.imports.jobs import jobs_visible_to, may_view_job
 from onecase.imports.models import ImportJob
-from onecase.people.models import AgencyPerson
+from onecase.people.models import AgencyPerson, Person
 from onecase.sharing.models import Tier
 from onecase.sharing.rules import disclosure_for
 from onecase.sharing.services import agreement_create
@@ -42,10 +43,13 @@ def test_lists_equal_the_per_object_check(users, records, jobs, agreements):
 def check(users, records, jobs, agreements):
     agencies = {code: Agency.objects.create(code=code, name=code) for code in AGENCIES}
     now = datetime.now(UTC)
+    people = {}
     for n, (code, person) in enumerate(records):
         ap, _ = AgencyPerson.objects.get_or_create(agency=agencies[code], person_ref=f"P{person}")
+        resolved = people.setdefault(person, Person.objects.create())
         Contact.objects.create(agency=agencies[code], record_id=f"R{n}", agency_person=ap, contact_type="call",
-                               occurred_at=datetime(2025, 1, 1, tzinfo=UTC), imported_at=now, updated_at=now)
+                               person=resolved, occurred_at=datetime(2025, 1, 1, tzinfo=UTC), imported_at=now,
+                               updated_at=now)
     creator = User.objects.create(username="creator", role=Role.PARTNERSHIP_ADMIN)
     for n, code in enumerate(jobs):
         ImportJob.objects.create(created_by=creator, agency=agencies.get(code), original_name=f"f{n}.csv",
@@ -65,6 +69,14 @@ def check(users, records, jobs, agreements):
         assert contacts_visible_to(user).count() == len(allowed)
         job_ids = set(jobs_visible_to(user).values_list("pk", flat=True))
         assert job_ids == {j.pk for j in ImportJob.objects.all() if may_view_job(user, j)}
+        # Search and export (the demand ranking and its CSV) count exactly what disclosure allows.
+        counted = {a.pk for a in agencies.values() if role == Role.ANALYST and active
+                   or disclosure_for(user, a.pk).tier >= Tier.SUMMARY}
+        ranked = {row["person_id"]: row["contacts_total"] for row in demand_ranking(user, by="person", top=1000)}
+        expected = {}
+        for contact in Contact.objects.filter(agency_id__in=counted):
+            expected[contact.person_id] = expected.get(contact.person_id, 0) + 1
+        assert ranked == expected
         for other, agency in agencies.items():
             tier = disclosure_for(user, agency.pk).tier
             if may_see_records_of(user, agency.pk):
