@@ -62,6 +62,14 @@ class ImportRejected(Exception):
         self.more = more or len(problems) > MAX_PROBLEMS
         super().__init__(f"{len(self.problems)} problem(s)")
 
+    def report(self, path) -> list[str]:
+        """The lines a command prints for a rejected file."""
+        lines = [f"{path}: rejected, nothing from this file was kept."]
+        lines += [f"  {problem}" for problem in self.problems]
+        if self.more:
+            lines.append("  (more problems not shown; fix these and try again)")
+        return lines
+
 
 @dataclass
 class ImportResult:

@@ -129,11 +129,18 @@ class Runner:
         )
         incremental = self._mode() == LinkRun.Mode.INCREMENTAL
         contacts = dbio.fetch_arrow(
-            f"""SELECT address_line, postcode, uprn, count(*) FROM contacts_contact
-                {"WHERE address_id IS NULL" if incremental else ""} GROUP BY address_line, postcode, uprn""",  # noqa: S608
-            {"line": pa.string(), "postcode": pa.string(), "uprn": pa.string(), "weight": pa.int64()},
+            f"""SELECT id, agency_person_id, address_id, address_line, postcode, uprn FROM contacts_contact
+                {"WHERE address_id IS NULL" if incremental else ""}""",  # noqa: S608
+            {"id": pa.int64(), "agency_person_id": pa.int64(), "address_id": pa.int64(), "line": pa.string(),
+             "postcode": pa.string(), "uprn": pa.string()},
         )
-        _arrow(self.con, "onecase_contact_obs", contacts)
+        _arrow(self.con, "onecase_contacts", contacts)
+        self.con.execute(
+            """CREATE OR REPLACE TABLE onecase_contact_obs AS
+               SELECT coalesce(line, '') AS line, coalesce(postcode, '') AS postcode, coalesce(uprn, '') AS uprn,
+                      count(*) AS weight
+               FROM onecase_contacts GROUP BY 1, 2, 3"""
+        )
         pairs = list(
             DecisionPair.objects.filter(decision__undone_at__isnull=True)
             .order_by("decision__decided_at", "decision_id", "id")

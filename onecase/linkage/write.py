@@ -231,36 +231,38 @@ class Writer:
 
     # -- contacts -------------------------------------------------------------------------------
     def _contacts(self) -> None:
-        """Contacts get the address they were recorded at; with none recorded, their agency person's."""
+        """Contacts get the address they were recorded at; with none recorded, their agency person's.
+
+        Worked out in DuckDB per contact id; only contacts whose address changes are written.
+        """
+        self.con.execute(
+            f"""CREATE OR REPLACE TABLE onecase_contact_target AS
+                WITH person_address AS (
+                    SELECT unique_id AS agency_person_id, address_id FROM onecase_assign
+                    UNION ALL
+                    SELECT agency_person_id, address_id FROM onecase_links
+                    WHERE agency_person_id NOT IN (SELECT unique_id FROM onecase_assign)
+                )
+                SELECT c.id, CASE WHEN coalesce(c.line, '') = '' AND coalesce(c.postcode, '') = ''
+                                       AND coalesce(c.uprn, '') = ''
+                                  THEN pa.address_id ELSE ai.address_id END AS address_id, c.address_id AS current
+                FROM onecase_contacts c
+                LEFT JOIN {addresses.RESOLVED} r
+                       ON r.line = coalesce(c.line, '') AND r.postcode = coalesce(c.postcode, '')
+                      AND r.uprn = coalesce(c.uprn, '')
+                LEFT JOIN onecase_address_ids ai ON ai.address_ref = r.address_ref
+                LEFT JOIN person_address pa ON pa.agency_person_id = c.agency_person_id"""  # noqa: S608
+        )
         rows = self.con.sql(
-            f"""SELECT r.line, r.postcode, r.uprn, ai.address_id FROM {addresses.RESOLVED} r
-                JOIN onecase_address_ids ai ON ai.address_ref = r.address_ref
-                WHERE r.line <> '' OR r.postcode <> '' OR r.uprn <> ''"""  # noqa: S608
+            "SELECT id, address_id FROM onecase_contact_target WHERE address_id IS DISTINCT FROM current ORDER BY id"
         ).fetchall()
-        only_new = "AND contacts_contact.address_id IS NULL" if self.incremental else ""
-        dbio.load_temp(
-            "onecase_contact_address",
-            {"address_line": "varchar(300)", "postcode": "varchar(16)", "uprn": "varchar(12)", "address_id": "bigint"},
-            rows,
-        )
+        dbio.load_temp("onecase_contact_address", {"id": "bigint PRIMARY KEY", "address_id": "bigint"}, rows)
         dbio.execute(
-            "CREATE INDEX onecase_contact_address_idx ON onecase_contact_address (address_line, postcode, uprn)"
-        )
-        dbio.analyze("onecase_contact_address")
-        distinct = dbio.distinct_from()
-        dbio.execute(
-            f"""UPDATE contacts_contact SET address_id = t.address_id FROM onecase_contact_address t
-                WHERE contacts_contact.address_line = t.address_line AND contacts_contact.postcode = t.postcode
-                  AND contacts_contact.uprn = t.uprn
-                  AND contacts_contact.address_id {distinct} t.address_id {only_new}"""  # noqa: S608
+            """UPDATE contacts_contact SET address_id = t.address_id FROM onecase_contact_address t
+               WHERE contacts_contact.id = t.id"""
         )
         dbio.drop_temp("onecase_contact_address")
-        dbio.execute(
-            f"""UPDATE contacts_contact SET address_id = l.address_id FROM people_personlink l
-                WHERE l.agency_person_id = contacts_contact.agency_person_id AND l.undone_at IS NULL
-                  AND contacts_contact.address_line = '' AND contacts_contact.postcode = ''
-                  AND contacts_contact.uprn = '' AND contacts_contact.address_id {distinct} l.address_id {only_new}"""  # noqa: S608
-        )
+        self.counts["contacts_addressed"] = len(rows)
 
     # -- review -----------------------------------------------------------------------------------
     def _review(self, review: list[tuple]) -> None:

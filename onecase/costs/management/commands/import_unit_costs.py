@@ -17,11 +17,8 @@ class Command(BaseCommand):
                 result = import_unit_costs(actor=None, path=path)
             except ImportRejected as exc:
                 failed += 1
-                self.stderr.write(f"{path}: rejected, nothing from this file was kept.")
-                for problem in exc.problems:
-                    self.stderr.write(f"  {problem}")
-                if exc.more:
-                    self.stderr.write("  (more problems not shown; fix these and try again)")
+                for line in exc.report(path):
+                    self.stderr.write(line)
                 continue
             except OSError as exc:
                 failed += 1

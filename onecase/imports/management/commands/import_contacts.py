@@ -31,11 +31,8 @@ class Command(BaseCommand):
                 result = import_contacts(actor=None, path=path, agency_code=agency, progress=progress)
             except ImportRejected as exc:
                 failed += 1
-                self.stderr.write(f"{path}: rejected, nothing from this file was kept.")
-                for problem in exc.problems:
-                    self.stderr.write(f"  {problem}")
-                if exc.more:
-                    self.stderr.write("  (more problems not shown; fix these and try again)")
+                for line in exc.report(path):
+                    self.stderr.write(line)
                 continue
             except OSError as exc:
                 failed += 1
