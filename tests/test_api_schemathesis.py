@@ -4,7 +4,9 @@ object-level authorisation holds between two users of different agencies."""
 import pytest
 import schemathesis
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
@@ -28,7 +30,18 @@ def api(db, settings, tmp_path):
     return users
 
 
-def test_api_conforms_and_never_fails(api):
+@pytest.fixture
+def keep_test_connection():
+    # The WSGI handler closes "old" connections after each request, which would close the test
+    # transaction's connection on PostgreSQL; Django's own test client disconnects this too.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_api_conforms_and_never_fails(api, keep_test_connection):
     schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
     schema.app = get_wsgi_application()
     headers = {"Authorization": f"Token {api['ALPHA']['token']}"}
