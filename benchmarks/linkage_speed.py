@@ -93,7 +93,8 @@ def raw_splink() -> dict:
     con = runner.con
     columns = ", ".join(model.SPLINK_COLUMNS)
     con.execute(f"CREATE OR REPLACE TABLE splink_input AS SELECT {columns} FROM onecase_features")
-    for table in ("onecase_raw", "onecase_features", "onecase_links", "onecase_contact_obs", "onecase_lines"):
+    for table in ("onecase_raw", "onecase_features", "onecase_links", "onecase_contacts", "onecase_contact_obs",
+                  "onecase_lines"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     n = con.sql("SELECT count(*) FROM splink_input").fetchall()[0][0]
     prepared_mb = _peak_mb()
