@@ -6,7 +6,12 @@ Builds a synthetic, already-linked ledger (households, people, agency people, co
 unit costs, need categories and demand classes) in a fresh SQLite file and a fresh PostgreSQL
 database (onecase_bench_demand), then times ``demand_ranking(None, by="household", top=10)``:
 the same call the command and the API make, flags and costs included. The baseline named is the
-target: 2 seconds for each database; the ratio printed is time / 2 s.
+target: 2 seconds for each database; the ratio printed is time / 2 s. The ranking by cost is
+timed too, for information.
+
+The ledger is written set-based in one transaction, as a first import and a link run would
+leave it: the ledger's non-unique indexes are built after loading (PostgreSQL) and the demand
+counts are counted once at the end rather than by their triggers row by row.
 """
 
 from __future__ import annotations
@@ -34,29 +39,49 @@ def build_and_time(contacts: int, repeats: int) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onecase.config.settings")
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
+
+    from onecase.contacts.bulk import (
+        build_ledger_indexes,
+        demand_counts_paused,
+        drop_ledger_indexes,
+        rebuild_demand_counts,
+    )
+    from onecase.contacts.demand import demand_ranking
 
     call_command("migrate", verbosity=0)
     people = max(contacts // CONTACTS_PER_PERSON, 10)
     households = max(int(people / HOUSEHOLD_SIZE), 1)
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        _fill(cursor, connection.vendor, contacts, people, households)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=OFF")
+            cursor.execute("PRAGMA synchronous=OFF")
+    with transaction.atomic(), demand_counts_paused():
+        indexes = drop_ledger_indexes() if connection.vendor == "postgresql" else []
+        with connection.cursor() as cursor:
+            _fill(cursor, connection.vendor, contacts, people, households)
+        build_ledger_indexes(indexes)
+        rebuild_demand_counts()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
     print(f"  built {contacts:,} contacts, {people:,} people, {households:,} households "
           f"in {time.perf_counter() - started:.1f} s", flush=True)
 
-    from onecase.contacts.demand import demand_ranking
-
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        rows = demand_ranking(None, by="household", top=10)
-        times.append(time.perf_counter() - began)
-    best = min(times)
-    print(f"  top household: {rows[0]['contacts_total']} contacts at {rows[0]['distinct_agencies']} agencies, "
-          f"£{rows[0]['cost_gbp']}", flush=True)
-    print(f"  demand ranking: best {best:.2f} s of {repeats} (all: {', '.join(f'{t:.2f}' for t in times)})")
-    print(f"  ratio to the {TARGET_SECONDS:.0f} s target: {best / TARGET_SECONDS:.2f}")
+    for order in ("contacts", "cost"):
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            rows = demand_ranking(None, by="household", top=10, order=order)
+            times.append(time.perf_counter() - began)
+        best = min(times)
+        print(f"  top household by {order}: {rows[0]['contacts_total']} contacts at "
+              f"{rows[0]['distinct_agencies']} agencies, £{rows[0]['cost_gbp']}", flush=True)
+        print(f"  demand ranking by {order}: best {best:.2f} s of {repeats} "
+              f"(all: {', '.join(f'{t:.2f}' for t in times)})")
+        if order == "contacts":
+            print(f"  ratio to the {TARGET_SECONDS:.0f} s target: {best / TARGET_SECONDS:.2f}", flush=True)
 
 
 def _fill(cursor, vendor: str, contacts: int, people: int, households: int) -> None:
@@ -68,8 +93,6 @@ def _fill(cursor, vendor: str, contacts: int, people: int, households: int) -> N
               "- (g.i % 86400) * interval '1 second'")
         mod = "%"
     else:
-        cursor.execute("PRAGMA journal_mode=OFF")
-        cursor.execute("PRAGMA synchronous=OFF")
         series = ("(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) "
                   "SELECT i FROM s) AS g")
         ts = "datetime('2026-10-31 12:00:00', '-' || (g.i % 730) || ' days', '-' || (g.i % 86400) || ' seconds')"
@@ -108,8 +131,6 @@ def _fill(cursor, vendor: str, contacts: int, people: int, households: int) -> N
         f"CASE WHEN p.i {mod} 3 = 0 THEN 'failure' ELSE 'value' END, false, false, '{now}', '{now}' "
         f"FROM (SELECT g.i, CASE WHEN g.i {mod} 7 = 0 THEN 1 + (g.i {mod} {hot}) ELSE 1 + (g.i {mod} {people}) END "
         f"AS pid FROM {{series}}) p", contacts)
-    if vendor == "postgresql":
-        cursor.execute("ANALYZE")
 
 
 def main() -> None:

@@ -3,9 +3,12 @@
     .venv/bin/python benchmarks/linkage_speed.py                 # 1,000,000 agency people
     .venv/bin/python benchmarks/linkage_speed.py --records 200000
 
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/onecase_link .venv/bin/python benchmarks/linkage_speed.py
+
 Generates the agency people (and one contact each) with onecase.linkage.synthetic into a
-fresh database (SQLite in a temporary folder, or DATABASE_URL), then times, each in its
-own process so peak memory is its own:
+fresh database (SQLite in a temporary folder, or the PostgreSQL database DATABASE_URL
+names, which is dropped and created again: never point it at data that matters), then
+times, each in its own process so peak memory is its own:
 
 - OneCase: a full `link` run from the database and back (read, normalise, train,
   score, cluster without merging families, addresses and households, review items,
@@ -126,6 +129,28 @@ def raw_splink() -> dict:
                        "cluster": round(done - predicted, 2)}, "people": people}
 
 
+def _fresh_postgres(url: str) -> None:
+    import dj_database_url
+    import psycopg
+
+    config = dj_database_url.parse(url)
+    server = url.rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
+
+
+def _settle_postgres(url: str, vacuum: bool = False) -> None:
+    """As a database in use would be: vacuumed and analysed after the load, and no step starts with
+    another's dirty pages (a CHECKPOINT before each timed step)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        if vacuum:
+            conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
 def _worker(kind: str, folder: str, *args: str) -> dict:
     env = {**os.environ, "ONECASE_DATA_DIR": folder}
     result = subprocess.run([sys.executable, __file__, "--worker", kind, *args], env=env, cwd=ROOT,
@@ -150,11 +175,17 @@ def main() -> None:
         return
 
     database = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+    if database == "PostgreSQL":
+        _fresh_postgres(os.environ["DATABASE_URL"])
     with tempfile.TemporaryDirectory(prefix="onecase-speed-") as folder:
         prepared = _worker("prepare", folder, str(args.records), str(args.seed))
         print(f"{prepared['records']:,} agency people generated and loaded into {database} "  # noqa: T201
               f"in {prepared['seconds']:.0f} s (not timed below).")
+        if database == "PostgreSQL":
+            _settle_postgres(os.environ["DATABASE_URL"], vacuum=True)
         raw = _worker("raw", folder)
+        if database == "PostgreSQL":
+            _settle_postgres(os.environ["DATABASE_URL"])
         ours = _worker("onecase", folder)
     print(f"raw Splink (train, predict, cluster): {raw['seconds']:7.1f} s   peak RSS {raw['peak_mb']:,.0f} MB  "  # noqa: T201
           f"{raw['stages']}")

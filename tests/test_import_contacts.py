@@ -296,3 +296,149 @@ def test_command_and_stats_json(write_file, capsys):
         "people": 0,
         "households": 0,
     }
+
+
+# --- the batched path (PostgreSQL) and its fall-back to row-by-row checks --------------------------
+
+TRICKY_TIMES = [
+    "2024-10-27T01:30:00",  # twice in UK local time: the first (BST), as datetime's fold=0
+    "2024-03-31T01:30:00",  # not a UK local time at all (the clocks went forward)
+    "2024-07-01 12:00",
+    "2024-01-01T10:00:00.5",
+    "2024-01-01T10:00:00Z",
+    "2024-06-01T10:00:00+0100",
+    "2024-W01-1T10:00:00",
+    "1800-01-01T12:00:00",  # local mean time
+    "2024-02-29",
+]
+
+
+def test_every_way_of_writing_a_time_is_stored_as_parse_occurred_at_reads_it(write_file):
+    from onecase.imports.contact_format import parse_occurred_at
+
+    rows = "".join(f"R{i},P1,{value},call\n" for i, value in enumerate(TRICKY_TIMES))
+    run(write_file("t.csv", "record_id,person_ref,occurred_at,contact_type\n" + rows))
+    stored = dict(Contact.objects.values_list("record_id", "occurred_at"))
+    assert stored == {f"R{i}": parse_occurred_at(value) for i, value in enumerate(TRICKY_TIMES)}
+    newest = max(TRICKY_TIMES, key=parse_occurred_at)
+    assert AgencyPerson.objects.get().identity_as_of == parse_occurred_at(newest)
+
+
+def test_column_checks_agree_with_row_checks():
+    from onecase.imports.contact_format import RowValidator, read_layout
+
+    header = ["agency", "record_id", "person_ref", "occurred_at", "contact_type", "date_of_birth", "uprn",
+              "nhs_number", "given_name"]
+    layout, _ = read_layout(header, agency_given=False)
+    rows = [[" police ", f" R{i} ", "P1", value, "call", "1980-02-03", "", "123 456-7890", " Ann "]
+            for i, value in enumerate(TRICKY_TIMES)]
+    rows.append(["", "R99", "P2", "2024-01-01", "call"])  # short: the missing columns are empty
+    batched = RowValidator(layout, agency_code="HOUSING").validate_columns(rows)
+    by_row = RowValidator(layout, agency_code="HOUSING")
+    expected = [by_row.validate_as_text(line, values)[0] for line, values in enumerate(rows, start=2)]
+    assert batched is not None and len(batched) == len(rows)
+    got = list(zip(*batched.columns, strict=True))
+    for row, want, instant in zip(got, expected, batched.occurred, strict=True):
+        assert datetime.fromisoformat(row[3]) == datetime.fromisoformat(want[3])
+        assert instant == datetime.fromisoformat(want[3]).replace(tzinfo=None)
+        assert row[:3] + row[4:] == want[:3] + want[4:]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["R1", "P1", "2024-01-01", "call", "١٢٣"],  # digits, but not ASCII ones: valid, checked row by row
+        ["R1", "P1", "2024-01-01", "call", "12AB"],
+        ["R1", "", "2024-01-01", "call", ""],
+        ["R1", "P1", "2024-02-30", "call", ""],
+        ["R1", "P1", "2024-01-01", "call", "1" * 13],
+    ],
+)
+def test_column_checks_accept_nothing_row_checks_refuse(values):
+    from onecase.imports.contact_format import RowValidator, read_layout
+
+    layout, _ = read_layout(["record_id", "person_ref", "occurred_at", "contact_type", "uprn"], agency_given=True)
+    clean, problems = RowValidator(layout, agency_code="POLICE").validate_as_text(2, values)
+    batched = RowValidator(layout, agency_code="POLICE").validate_columns([values])
+    assert batched is None or (clean is not None and not problems)
+
+
+def test_rows_after_a_batch_that_needs_row_checks_are_loaded_once(write_file, monkeypatch):
+    from onecase.imports import services
+
+    monkeypatch.setattr(services, "BATCH", 2)
+    rows = [f"R{i},P{i % 3},2024-01-{i + 1:02d},call,{'١٢٣' if i == 3 else ''}" for i in range(7)]
+    result = run(write_file("u.csv", "record_id,person_ref,occurred_at,contact_type,uprn\n" + "\n".join(rows)))
+    assert (result.rows, result.created, result.people_created) == (7, 7, 3)
+    assert sorted(Contact.objects.values_list("record_id", flat=True)) == [f"R{i}" for i in range(7)]
+    assert Contact.objects.get(record_id="R3").uprn == "١٢٣"
+
+
+def test_a_record_repeated_in_a_later_batch_names_its_first_line(write_file, monkeypatch):
+    from onecase.imports import services
+
+    monkeypatch.setattr(services, "BATCH", 2)
+    rows = "R1,P1,2024-01-01,call\nR2,P1,2024-01-02,call\nR3,P1,2024-01-03,call\nR1,P2,2024-01-04,call\n"
+    assert problems_of(write_file("d.csv", "record_id,person_ref,occurred_at,contact_type\n" + rows)) == [
+        "line 5, column record_id: repeats the record on line 2"
+    ]
+    assert Contact.objects.count() == 0
+
+
+def test_progress_is_reported(write_file, monkeypatch):
+    from onecase.imports import services
+
+    monkeypatch.setattr(services, "BATCH", 1)
+    monkeypatch.setattr(services, "PROGRESS_ROWS", 2)
+    calls = []
+    run(write_file("p.csv", GOOD), progress=lambda done, total: calls.append((done, total)))
+    assert calls[0][0] == 2 and calls[-1] == (3, 3)
+
+
+def test_an_agency_with_people_but_no_contacts_keeps_its_people(write_file):
+    agency = Agency.objects.create(code="POLICE", name="Police")
+    known = AgencyPerson.objects.create(agency=agency, person_ref="P1", given_name="Jon",
+                                        identity_as_of=datetime(2020, 1, 1, tzinfo=UTC))
+    result = run(write_file("police.csv", GOOD))
+    assert (result.created, result.people_created) == (3, 1)
+    assert Contact.objects.get(record_id="R1").agency_person_id == known.pk
+    known.refresh_from_db()
+    assert known.given_name == "Jonathan"
+
+
+def test_one_file_for_an_agency_with_contacts_and_one_without(write_file):
+    run(write_file("police.csv", GOOD))
+    content = (
+        "agency,record_id,person_ref,occurred_at,contact_type\n"
+        "POLICE,R3,P2,2024-03-03T22:15:00+01:00,arrest\n"
+        "HOUSING,H1,T1,2024-04-01,repair_request\n"
+        "POLICE,R4,P3,2024-04-02,call\n"
+        "HOUSING,H2,T1,2024-04-03,repair_request\n"
+    )
+    result = run(write_file("both.csv", content), agency_code=None)
+    assert (result.rows, result.created, result.updated, result.unchanged) == (4, 3, 1, 0)
+    assert result.people_created == 2
+    assert Contact.objects.get(record_id="R3").contact_type == "arrest"
+    assert Contact.objects.filter(agency__code="HOUSING").count() == 2
+    assert set(Contact.objects.values_list("agency_person__person_ref", flat=True)) == {"P1", "P2", "P3", "T1"}
+
+
+def test_a_first_bulk_load_builds_the_ledger_indexes_again(write_file, monkeypatch):
+    from django.db import connection
+
+    from onecase.imports import services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("indexes are built after loading on PostgreSQL")
+
+    def indexes():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'contacts_contact' ORDER BY 1")
+            return [row[0] for row in cursor.fetchall()]
+
+    before = indexes()
+    monkeypatch.setattr(services, "BULK_ROWS", 1)
+    result = run(write_file("police.csv", GOOD))
+    assert result.created == 3
+    assert indexes() == before
+    assert run(write_file("police.csv", GOOD)).unchanged == 3

@@ -193,6 +193,27 @@ def test_contacts_get_their_resolved_address():
     assert Contact.objects.get(record_id="C2").address_id == household_address.address_id
 
 
+def test_contacts_carry_their_person_and_household_after_every_run():
+    population = Generator(9).generate(400)
+    with transaction.atomic():
+        load(population.records[:340])
+
+    def check():
+        link = {ap: (p, h) for ap, p, h in PersonLink.objects.filter(undone_at__isnull=True).values_list(
+            "agency_person_id", "person_id", "person__household_id")}
+        contacts = list(Contact.objects.values_list("agency_person_id", "person_id", "household_id"))
+        assert contacts and all(link[ap] == (p, h) for ap, p, h in contacts)
+
+    link_run(actor=None)
+    check()
+    with transaction.atomic():
+        load(population.records[340:])
+    assert link_run(actor=None).mode == LinkRun.Mode.INCREMENTAL
+    check()
+    link_run(actor=None, full=True)
+    check()
+
+
 def test_a_split_holds_through_later_runs():
     family_of_five()
     link_run(actor=None)

@@ -3,6 +3,8 @@
 Each URL in the URLconf must be listed here, so a new page cannot escape the matrix.
 """
 
+import datetime as dt
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -11,15 +13,21 @@ from django.urls import get_resolver, reverse
 
 from onecase.accounts.models import Role
 from onecase.accounts.rules import NO_PERSON_ACCESS
+from onecase.cases.rules import may_open_cases
+from onecase.cases.services import action_add, case_open, flag_raise, grant_invite, need_add
+from onecase.contacts.models import Contact
 from onecase.contacts.services import resolution_refresh
 from onecase.imports.jobs import job_create
 from onecase.imports.services import import_contacts
+from onecase.linkage.models import LinkDecision, LinkRun, ReviewItem
+from onecase.meetings.models import Meeting
 from onecase.people.models import Address, AgencyPerson, Household, Person, PersonLink
 from onecase.sharing.models import AuditEvent, Tier
 from onecase.sharing.rules import may_read_audit
 from onecase.sharing.services import agreement_create, disclosure_request_create
 from tests.auth import sign_in
 from tests.factories import AgencyFactory, UserFactory
+from tests.test_meetings import plant_series_of
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +46,44 @@ OBJECT_URLS = {
     "web:import_detail": lambda b: reverse("web:import_detail", args=[b["job"].pk]),
     "web:import_status": lambda b: reverse("web:import_status", args=[b["job"].pk]),
 }
+_case = {
+    "web:case": "/cases/{case}/",
+    "web:case_costs": "/cases/{case}/costs/",
+    "web:case_costs_csv": "/cases/{case}/costs.csv",
+    "web:case_need_add": "/cases/{case}/needs/new/",
+    "web:case_need_outcome": "/cases/{case}/needs/{need}/outcome/",
+    "web:case_note_add": "/cases/{case}/notes/new/",
+    "web:case_action_add": "/cases/{case}/actions/new/",
+    "web:case_flag_add": "/cases/{case}/flags/new/",
+    "web:case_grant_add": "/cases/{case}/pull-in/",
+    "web:case_status": "/cases/{case}/status/",
+    "web:case_transfer": "/cases/{case}/transfer/",
+    "api:case": "/api/v1/cases/{case}",
+    "api:case_chronology": "/api/v1/cases/{case}/chronology",
+    "api:case_grants": "/api/v1/cases/{case}/grants",
+    "api:case_grant": "/api/v1/cases/{case}/grants/{grant}",
+}
+_case_posts = {
+    "web:case_action_done": "/cases/{case}/actions/{action}/done/",
+    "web:case_flag_remove": "/cases/{case}/flags/{flag}/remove/",
+    "web:case_grant_accept": "/cases/{case}/pull-in/{grant}/accept/",
+    "web:case_grant_decline": "/cases/{case}/pull-in/{grant}/decline/",
+    "web:case_grant_revoke": "/cases/{case}/pull-in/{grant}/revoke/",
+    "api:case_grant_accept": "/api/v1/cases/{case}/grants/{grant}/accept",
+    "api:case_grant_decline": "/api/v1/cases/{case}/grants/{grant}/decline",
+}
+
+
+def _case_url(template):
+    return lambda b: template.format(**{k: b[k].pk for k in ("case", "need", "action", "flag", "grant")})
+
+
+OBJECT_URLS.update({name: _case_url(t) for name, t in _case.items()})
+OBJECT_URLS["web:contact_classify"] = lambda b: f"/contacts/{Contact.objects.get(record_id='B1').pk}/classify/"
+# Opening a case on one of B's households: a signpost of B's involvement at most, never its records or case.
+SUBJECT_FORMS = {
+    "web:case_open": lambda b: f"/cases/open/?household={b['household'].pk}",
+}
 # Profiles are disclosed tier by tier: a signpost (name, agencies involved) without an agreement.
 TIERED_URLS = {
     "web:household": lambda b: reverse("web:household", args=[b["household"].pk]),
@@ -52,6 +98,7 @@ POST_OBJECT_URLS = {
     "web:request_decide": lambda b: reverse("web:request_decide", args=[b["request"].pk]),
     "web:import_start": lambda b: reverse("web:import_start", args=[b["job"].pk]),
 }
+POST_OBJECT_URLS.update({name: _case_url(t) for name, t in _case_posts.items()})
 # URLs that list or count: allowed, but must show nothing of agency B's.
 LIST_URLS = {
     "web:home": "/",
@@ -67,7 +114,49 @@ LIST_URLS = {
     "web:dpo": "/data-protection/",
     "api:schema": "/api/v1/schema/",
     "api:docs": "/api/v1/docs/",
+    "web:my_cases": "/cases/",
+    "web:demand_failure": "/demand/failure/",
+    "web:demand_failure_csv": "/demand/failure.csv?by=month",
+    "web:demand_context": "/demand/in-context/",
+    "web:demand_context_csv": "/demand/in-context.csv",
+    "api:cases": "/api/v1/cases",
 }
+# Linkage review: reviewers in A see only A's records, so B's pair, person, household and decision are refused.
+OBJECT_URLS.update({
+    "web:review_item": lambda b: reverse("web:review_item", args=[b["review_item"].pk]),
+    "web:review_person": lambda b: reverse("web:review_person", args=[b["person"].pk]),
+    "web:review_household": lambda b: reverse("web:review_household", args=[b["household"].pk]),
+})
+POST_OBJECT_URLS["web:review_undo"] = lambda b: reverse("web:review_undo", args=[b["decision"].pk])
+LIST_URLS.update({"web:review_queue": "/linkage/review/", "web:review_decisions": "/linkage/decisions/"})
+
+
+# Meetings: two series chaired by B discuss B's person; A is not a member, so every page of them is refused.
+def _b_meeting(template):
+    def build(b):
+        meeting = Meeting.objects.filter(series__chair_agency=b["agency"]).order_by("pk").first()
+        item = meeting.agenda.first()
+        return template.format(meeting=meeting.pk, item=item.pk, series=meeting.series_id)
+    return build
+
+
+OBJECT_URLS.update({name: _b_meeting(t) for name, t in {
+    "web:meeting_detail": "/meetings/{meeting}/",
+    "web:meeting_new": "/meetings/series/{series}/new/",
+    "web:meeting_attendee_new": "/meetings/{meeting}/attendees/new/",
+    "web:meeting_agenda_new": "/meetings/{meeting}/agenda/new/",
+    "web:meeting_research_new": "/meetings/{meeting}/agenda/{item}/research/",
+    "web:meeting_decision_new": "/meetings/{meeting}/agenda/{item}/decision/",
+    "web:meeting_minutes": "/meetings/{meeting}/minutes/",
+    "web:meeting_minutes_edit": "/meetings/{meeting}/minutes/edit/",
+    "api:meeting": "/api/v1/meetings/{meeting}",
+}.items()})
+POST_OBJECT_URLS["web:meeting_agenda_propose"] = _b_meeting("/meetings/{meeting}/agenda/propose/")
+LIST_URLS.update({
+    "web:meetings": "/meetings/", "web:meetings_overlaps": "/meetings/overlaps/", "web:meetings_costs": "/meetings/costs/",
+    "web:meetings_costs_csv": "/meetings/costs.csv", "api:meetings": "/api/v1/meetings",
+    "api:meetings_overlaps": "/api/v1/meetings/overlaps",
+})
 # Sign-in pages: the allowlist that anonymous and password-only sessions may reach.
 ALLOWLIST = {
     "web:login": "/sign-in/",
@@ -93,7 +182,7 @@ def url_names():
 
 
 def test_every_url_is_in_the_matrix():
-    covered = set(OBJECT_URLS) | set(TIERED_URLS) | set(PERSON_FORMS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(ALLOWLIST) | {"admin:login"}
+    covered = set(OBJECT_URLS) | set(TIERED_URLS) | set(PERSON_FORMS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(ALLOWLIST) | set(SUBJECT_FORMS) | {"admin:login"}
     assert url_names() - covered == set()
 
 
@@ -109,9 +198,28 @@ def agency_b(write_file, settings, tmp_path):
     PersonLink.objects.create(agency_person=AgencyPerson.objects.get(person_ref="PB1"), person=person,
                               match_probability=0.99)
     resolution_refresh()
+    pb1 = AgencyPerson.objects.get(person_ref="PB1")
+    pb2 = AgencyPerson.objects.create(agency=bravo, person_ref="PB2", given_name="Bela", family_name=B_SECRET_NAME)
+    PersonLink.objects.create(agency_person=pb2, person=person, match_probability=0.7)
+    review_item = ReviewItem.objects.create(
+        run=LinkRun.objects.create(mode=LinkRun.Mode.FULL, status=LinkRun.Status.FINISHED), agency_person_a=pb1,
+        agency_person_b=pb2, match_probability=0.7, match_weight=1.2, reason=ReviewItem.Reason.UNCERTAIN_LINK,
+    )
+    decision = LinkDecision.objects.create(kind=LinkDecision.Kind.SPLIT, agency_person=pb2, note=B_SECRET_NEED)
+    bravo_worker = UserFactory(agency=bravo, role=Role.KEY_WORKER)
+    case = case_open(actor=None, key_worker=bravo_worker, household=household)
+    need = need_add(actor=None, case=case, words=B_SECRET_NEED)
+    action = action_add(actor=None, case=case, title=B_SECRET_NEED, owner=bravo_worker,
+                        due_on=dt.date(2030, 1, 1))
+    flag = flag_raise(actor=None, case=case, kind="other", description=B_SECRET_NEED)
+    grant = grant_invite(actor=None, case=case, invitee=UserFactory(agency=bravo, role=Role.PRACTITIONER),
+                         purpose=B_SECRET_NEED, ends_on=dt.date.today() + dt.timedelta(days=30))
+    plant_series_of(bravo, person=person, reason=B_SECRET_NEED)  # B's meetings, B's members only
     charlie = UserFactory(agency=AgencyFactory(code="CHARLIE"), role=Role.KEY_WORKER)
     request = disclosure_request_create(actor=charlie, person=person, owner_agency=bravo, purpose="bravo-only purpose")
-    return {"agency": bravo, "job": job, "household": household, "person": person, "request": request}
+    return {"agency": bravo, "job": job, "household": household, "person": person, "request": request,
+            "case": case, "need": need, "action": action, "flag": flag, "grant": grant,
+            "review_item": review_item, "decision": decision}
 
 
 def snapshot():
@@ -162,6 +270,11 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
         response = client.get(build(agency_b))
         assert response.status_code == (403 if role in NO_PERSON_ACCESS else 200), name
         assert_no_data(response)
+    for name, build in SUBJECT_FORMS.items():
+        response = client.get(build(agency_b))
+        assert response.status_code == (200 if may_open_cases(user) else 403), name
+        # Names are a signpost; B's records and its case stay out of sight.
+        assert B_SECRET_NEED not in response.content.decode() and B_FILE not in response.content.decode(), name
     for name, build in POST_OBJECT_URLS.items():
         response = client.post(build(agency_b))
         assert response.status_code in (403, 404), name
@@ -181,7 +294,7 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
 
 def all_paths(agency_b):
     paths = [(build(agency_b), "get") for build in (*OBJECT_URLS.values(), *TIERED_URLS.values(),
-                                                    *PERSON_FORMS.values())]
+                                                    *PERSON_FORMS.values(), *SUBJECT_FORMS.values())]
     paths += [(build(agency_b), "post") for build in POST_OBJECT_URLS.values()]
     paths += [(path, "get") for path in LIST_URLS.values()]
     paths += [("/admin/", "get")]

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from onecase.api import views
+from onecase.api import case_views, meeting_views, views
 
 app_name = "api"
 
@@ -12,4 +12,16 @@ urlpatterns = [
     path("imports/", views.ImportJobList.as_view(), name="imports"),
     path("imports/<int:pk>/", views.ImportJobDetail.as_view(), name="import"),
     path("demand", views.DemandView.as_view(), name="demand"),
+    path("cases", case_views.CaseList.as_view(), name="cases"),
+    path("cases/<int:pk>", case_views.CaseDetail.as_view(), name="case"),
+    path("cases/<int:pk>/chronology", case_views.CaseChronology.as_view(), name="case_chronology"),
+    path("cases/<int:pk>/grants", case_views.CaseGrants.as_view(), name="case_grants"),
+    path("cases/<int:pk>/grants/<int:grant_pk>", case_views.GrantDetail.as_view(), name="case_grant"),
+    path("cases/<int:pk>/grants/<int:grant_pk>/accept", case_views.GrantAnswer.as_view(answer="accept"),
+         name="case_grant_accept"),
+    path("cases/<int:pk>/grants/<int:grant_pk>/decline", case_views.GrantAnswer.as_view(answer="decline"),
+         name="case_grant_decline"),
+    path("meetings", meeting_views.MeetingList.as_view(), name="meetings"),
+    path("meetings/overlaps", meeting_views.OverlapList.as_view(), name="meetings_overlaps"),
+    path("meetings/<int:pk>", meeting_views.MeetingDetail.as_view(), name="meeting"),
 ]

@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "onecase.imports",
     "onecase.sharing",
     "onecase.reports",
+    "onecase.cases",
+    "onecase.meetings",
     "onecase.demo",
     "onecase.web",
     "onecase.api",
@@ -196,6 +198,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"CaseSectionEnum": "onecase.cases.models.Section.choices"},
 }
 
 # Shared by the web server and the job worker (import progress is written here while the
@@ -261,6 +264,20 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Cases drift when nobody on the team has recorded anything for this many days.
+ONECASE_CASE_DRIFT_DAYS = int(os.environ.get("ONECASE_CASE_DRIFT_DAYS", "28"))
+
+# Multi-agency meetings: the thresholds that propose agenda items (onecase.meetings.proposals).
+# A MARAC repeat is domestic abuse again within marac_repeat_days of the last MARAC; otherwise
+# marac_contacts domestic-abuse contacts in marac_days. ASB case reviews use the demand flags'
+# ASB trigger (ONECASE_DEMAND_FLAGS asb_reports in asb_days), met in the last asb_lookback_days.
+ONECASE_MEETING_AGENDA = {
+    "marac_contacts": 2,
+    "marac_days": 365,
+    "marac_repeat_days": 365,
+    "asb_lookback_days": 90,
+}
 
 # Personal data never goes to logs: log records carry ids and counts, not identities.
 LOGGING = {

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member
-from onecase.contacts.models import Contact, DemandClass
+from onecase.contacts.models import Contact, DemandClass, DemandCount, DemandTotal
+from onecase.costs.models import UnitCost
 from onecase.costs.selectors import cost_by
 from onecase.people.models import Address, AgencyPerson, Household
 from onecase.sharing.models import Tier
@@ -90,40 +92,50 @@ def demand_ranking(
 
     ``since`` and ``until`` are inclusive dates (UK). Each row has the id that export_links
     uses, a label, counts per agency, first and last contact, cost, failure share and flags.
+    Over the whole ledger the order comes from the demand counts; for a period, from the ledger.
     """
     if by not in KEYS:
         raise ValueError(f"by must be one of {', '.join(KEYS)}")
     key = KEYS[by]
     scope = demand_scope(user)
     contacts = ledger_for(scope).filter(**{f"{key}__isnull": False})
+    bounded = bool(since) or bool(until and until < dt.date.max)
     if since:
         contacts = contacts.filter(occurred_at__gte=_start_of(since))
     if until and until < dt.date.max:
         contacts = contacts.filter(occurred_at__lt=_start_of(until + dt.timedelta(days=1)))
 
-    grouped = contacts.order_by().values(key).annotate(
-        total=Count("pk"),
-        first=Min("occurred_at"),
-        last=Max("occurred_at"),
-        failures=Count("pk", filter=Q(demand_class=DemandClass.FAILURE)),
-        agencies=Count("agency_id", distinct=True),
-    )
-    if order == "cost":
-        costs = cost_by(contacts, key)
-        rows = sorted(grouped, key=lambda r: (-costs.get(r[key], Decimal(0)), -r["total"], r[key]))[:top]
+    if bounded:
+        ids = _ranked_in_ledger(contacts, key, top, order)
     else:
-        rows = list(grouped.order_by("-total", key)[:top])
-        costs = cost_by(contacts.filter(**{f"{key}__in": [r[key] for r in rows]}), key) if rows else {}
-    ids = [r[key] for r in rows]
+        ids = _ranked_by_counts(by, scope.agency_ids, top, order)
+    # The detail of the ranked few, read from the ledger by index.
+    ranked = contacts.filter(**{f"{key}__in": ids})
+    detail = {
+        row[key]: row
+        for row in ranked.order_by().values(key).annotate(
+            total=Count("pk"),
+            first=Min("occurred_at"),
+            last=Max("occurred_at"),
+            failures=Count("pk", filter=Q(demand_class=DemandClass.FAILURE)),
+            agencies=Count("agency_id", distinct=True),
+        )
+    }
+    rows = [detail[i] for i in ids]
+    costs = cost_by(ranked, key) if ids else {}
     by_agency: dict[int, dict[str, int]] = {i: {} for i in ids}
-    for row in contacts.filter(**{f"{key}__in": ids}).order_by().values(key, "agency__code").annotate(n=Count("pk")):
+    for row in ranked.order_by().values(key, "agency__code").annotate(n=Count("pk")):
         by_agency[row[key]][row["agency__code"]] = row["n"]
-    labels = _labels(by, ids, names=scope.names)
+    labels = subject_labels(by, ids, names=scope.names)
+    key_workers = _key_workers(by, ids)
     # Flags look back from the end of the period asked for, or from now.
     as_at = now or timezone.now()
     if now is None and until and until < dt.date.max:
         as_at = min(_start_of(until + dt.timedelta(days=1)), as_at)
-    flags = _flags(contacts, key, ids, as_at, thresholds())
+    flags = subject_flags(contacts, key, ids, as_at, thresholds())
+    for subject in key_workers:
+        # A live case owns it: it no longer needs an owner.
+        flags[subject] = [f for f in flags.get(subject, []) if f != "needs_owner"]
     return [
         {
             f"{by}_id": r[key],
@@ -135,11 +147,61 @@ def demand_ranking(
             "last_contact": timezone.localtime(r["last"]).isoformat(),
             "cost_gbp": str(costs.get(r[key], Decimal("0.00"))),
             "failure_demand_share": round(r["failures"] / r["total"], 4) if r["total"] else 0.0,
-            "key_worker": None,
+            "key_worker": key_workers.get(r[key]),
             "flags": flags.get(r[key], []),
         }
         for r in rows
     ]
+
+
+def _ranked_in_ledger(contacts: QuerySet[Contact], key: str, top: int, order: str) -> list[int]:
+    """The ``top`` ids by contacts (or cost, then contacts), then id, counted in the ledger itself."""
+    grouped = contacts.order_by().values(key).annotate(total=Count("pk"))
+    if order == "cost":
+        costs = cost_by(contacts, key)
+        ranked = sorted(grouped, key=lambda r: (-costs.get(r[key], Decimal(0)), -r["total"], r[key]))[:top]
+    else:
+        ranked = grouped.order_by("-total", key)[:top]
+    return [r[key] for r in ranked]
+
+
+def _ranked_by_counts(by: str, agency_ids: frozenset[int] | None, top: int, order: str) -> list[int]:
+    """``_ranked_in_ledger`` over the whole ledger, read from the demand counts (kept by triggers).
+
+    Every agency: the totals, in index order. Some agencies: their counts, summed. By cost:
+    Σ contacts × unit cost in whole pence, as ``cost_by`` sums it.
+    """
+    if agency_ids is not None and not agency_ids:
+        return []
+    if order != "cost" and agency_ids is None:
+        totals = DemandTotal.objects.filter(kind=by).order_by("-contacts", "subject_id")
+        return list(totals.values_list("subject_id", flat=True)[:top])
+    params: list = [by]
+    where = ""
+    if agency_ids is not None:
+        where = f" AND d.agency_id IN ({', '.join(['%s'] * len(agency_ids))})"
+        params += sorted(agency_ids)
+    if order == "cost":
+        pence = "COALESCE(SUM(d.contacts * CAST(ROUND(u.unit_cost_gbp * 100) AS BIGINT)), 0)"
+        join = (f" LEFT JOIN {UnitCost._meta.db_table} u"
+                " ON u.agency_id = d.agency_id AND u.contact_type = d.contact_type")
+        ordering = "2 DESC, 3 DESC, 1"
+    else:
+        pence, join, ordering = "0", "", "3 DESC, 1"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.subject_id, {pence}, SUM(d.contacts) FROM {DemandCount._meta.db_table} d{join} "  # noqa: S608
+            f"WHERE d.kind = %s{where} GROUP BY d.subject_id ORDER BY {ordering} LIMIT %s",
+            [*params, top],
+        )
+        return [subject for subject, _, _ in cursor.fetchall()]
+
+
+def _key_workers(by: str, ids: list[int]) -> dict[int, str]:
+    """{subject id: username} of the key worker of each household or person with a live case."""
+    from onecase.cases.selectors import key_workers_for  # cases builds on contacts, not the reverse
+
+    return key_workers_for(by, ids)
 
 
 EARLIEST = dt.date(1900, 1, 1)  # nothing in the ledger is older; keeps time-zone arithmetic in range
@@ -149,7 +211,8 @@ def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(max(day, EARLIEST), dt.time()))
 
 
-def _labels(by: str, ids: list[int], *, names: bool) -> dict[int, str]:
+def subject_labels(by: str, ids: list[int], *, names: bool) -> dict[int, str]:
+    """{id: label}: a household's or address's address, a person's newest name ({} without names)."""
     if not names or not ids:
         return {}
     if by == "household":
@@ -176,8 +239,8 @@ def _address_label(address: Address) -> str:
     return ", ".join(p for p in parts if p) or f"Address {address.pk}"
 
 
-def _flags(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt.datetime, t: DemandThresholds):
-    """needs_owner, asb_trigger and rising_demand for each id (no case owns anything yet)."""
+def subject_flags(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt.datetime, t: DemandThresholds):
+    """needs_owner, asb_trigger and rising_demand for each id (ownership is applied by the caller)."""
     if not ids:
         return {}
     recent = contacts.filter(**{f"{key}__in": ids})

@@ -62,6 +62,16 @@ DEFAULT_KEYWORDS = {
 }
 
 
+def load_default_taxonomy(NeedCategory, NeedKeyword) -> None:  # noqa: N803 (model classes, also historical ones)
+    """Create or update the default categories and add their keywords; never removes local edits."""
+    for order, (code, name, description) in enumerate(DEFAULT_CATEGORIES, start=1):
+        category, _ = NeedCategory.objects.update_or_create(
+            code=code, defaults={"name": name, "description": description, "order": order}
+        )
+        for phrase in DEFAULT_KEYWORDS[code]:
+            NeedKeyword.objects.get_or_create(phrase=phrase, defaults={"category": category})
+
+
 class NeedMatcher:
     """Place free text in a category by its keywords; longer phrases win over shorter ones."""
 

@@ -1,6 +1,7 @@
 """The demand ledger, scoped to what the signed-in user may see."""
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
 from onecase.contacts.models import Contact
@@ -14,3 +15,11 @@ def contacts_visible_to(user) -> QuerySet[Contact]:
         return Contact.objects.all()
     return Contact.objects.filter(agency_id=user.agency_id)
 
+
+
+def contact_for(user, pk: int) -> Contact:
+    """One contact the user may see as a record; otherwise 404, whether or not it exists."""
+    contact = contacts_visible_to(user).select_related("agency", "need_category").filter(pk=pk).first()
+    if contact is None:
+        raise Http404("No such contact.")
+    return contact

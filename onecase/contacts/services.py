@@ -5,10 +5,11 @@ import datetime as dt
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from onecase.accounts.rules import sees_whole_partnership
-from onecase.contacts.models import Contact, DemandClass, NeedCategory, NeedKeyword
+from onecase.contacts.bulk import demand_counts_paused, rebuild_demand_counts
+from onecase.contacts.models import Contact, DemandClass, DemandKind, NeedCategory, NeedKeyword
 from onecase.contacts.needs import NeedMatcher
 from onecase.contacts.rules import may_reclassify
 from onecase.people.models import PersonLink
@@ -70,20 +71,26 @@ def contact_set_need(*, actor, contact: Contact, category: NeedCategory | None, 
     return contact
 
 
+@transaction.atomic
 def resolution_refresh(*, agency_person_ids=None) -> int:
     """Copy each contact's person and household from its agency person's active link.
 
-    Derived data, called by linkage after every run or review decision (inside its
-    transaction). Returns the number of contacts updated.
+    Derived data, called by linkage after every run or review decision. Returns the number of
+    contacts updated. Refreshing the whole ledger counts people's and households' demand again
+    set-based, rather than contact by contact in the triggers.
     """
     active = PersonLink.objects.filter(agency_person_id=OuterRef("agency_person_id"), undone_at__isnull=True)
     contacts = Contact.objects.all()
+    resolved = {
+        "person_id": Subquery(active.values("person_id")[:1]),
+        "household_id": Subquery(active.values("person__household_id")[:1]),
+    }
     if agency_person_ids is not None:
-        contacts = contacts.filter(agency_person_id__in=list(agency_person_ids))
-    return contacts.update(
-        person_id=Subquery(active.values("person_id")[:1]),
-        household_id=Subquery(active.values("person__household_id")[:1]),
-    )
+        return contacts.filter(agency_person_id__in=list(agency_person_ids)).update(**resolved)
+    with demand_counts_paused():
+        updated = contacts.update(**resolved)
+        rebuild_demand_counts([DemandKind.PERSON, DemandKind.HOUSEHOLD])
+    return updated
 
 
 def failure_window() -> dt.timedelta:
@@ -91,20 +98,31 @@ def failure_window() -> dt.timedelta:
 
 
 @transaction.atomic
-def demand_classify(*, actor, window: dt.timedelta | None = None) -> dict[str, int]:
+def demand_classify(*, actor, window: dt.timedelta | None = None, person_ids=None,
+                    household_ids=None) -> dict[str, int]:
     """Classify every contact not classified by hand as value, failure or unknown demand.
 
     Failure demand: a contact about the same need category as an earlier contact, at any
     agency, for the same person or the same household, within ``window`` of it. A contact
     with no need category is unknown. Returns counts per class.
+
+    With ``person_ids`` or ``household_ids``, only the contacts of those people and
+    households are classified (all that a repeat among them depends on): linkage calls this
+    after a reviewer's decision, which its own service has already permitted.
     """
-    if actor is not None and not sees_whole_partnership(actor):
+    scoped = person_ids is not None or household_ids is not None
+    person_ids = sorted({pk for pk in person_ids or () if pk is not None})
+    household_ids = sorted({pk for pk in household_ids or () if pk is not None})
+    if actor is not None and not scoped and not sees_whole_partnership(actor):
         raise PermissionDenied("Only partnership administrators may reclassify the whole ledger.")
     window = window or failure_window()
     last_seen: dict[tuple, object] = {}
     wanted: dict[str, list[int]] = {c: [] for c in DemandClass.values}
+    contacts = Contact.objects.all()
+    if scoped:
+        contacts = contacts.filter(Q(person_id__in=person_ids) | Q(household_id__in=household_ids))
     rows = (
-        Contact.objects.filter(demand_class_manual=False)
+        contacts.filter(demand_class_manual=False)
         .order_by("occurred_at", "pk")
         .values_list("pk", "person_id", "household_id", "need_category_id", "occurred_at", "demand_class")
     )
@@ -128,15 +146,11 @@ def demand_classify(*, actor, window: dt.timedelta | None = None) -> dict[str, i
     for verdict, pks in wanted.items():
         for start in range(0, len(pks), BATCH):
             Contact.objects.filter(pk__in=pks[start : start + BATCH]).update(demand_class=verdict)
-    counts = {
-        value: n for value, n in Contact.objects.values_list("demand_class").annotate(n=Count("id")).order_by()
-    }
-    audit_record(
-        user=actor,
-        action=AuditEvent.Action.CHANGE,
-        object_type="contacts",
-        detail={"demand_classification": counts, "window_days": window.days},
-    )
+    counts = {value: n for value, n in contacts.values_list("demand_class").annotate(n=Count("id")).order_by()}
+    detail = {"demand_classification": counts, "window_days": window.days}
+    if scoped:
+        detail["scope"] = {"people": len(person_ids), "households": len(household_ids)}
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="contacts", detail=detail)
     return counts
 
 

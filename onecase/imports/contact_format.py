@@ -11,9 +11,10 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice, repeat
 from operator import gt, itemgetter
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -85,12 +86,48 @@ class Problem:
 
 @dataclass
 class Table:
-    """A readable file: its header, the rows still to come, and a row estimate for progress."""
+    """A readable file: its header, the rows still to come, and a row estimate for progress.
+
+    Read the rows either with their line numbers (``rows``) or, faster, ``batches`` at a time.
+    """
 
     header: list[str]
     rows: Iterator[tuple[int, list[str]]]
     estimated_rows: int
     kind: str
+    values: Iterator[list[str]] | None = None  # the rows without line numbers, if cheaper to read so
+
+    def batches(self, size: int) -> Iterator[list[list[str]]]:
+        """The rows' values, ``size`` rows at a time. A FormatError here names no line; ``rows`` does."""
+        values = self.values if self.values is not None else (values for _, values in self.rows)
+        try:
+            while batch := list(islice(values, size)):
+                yield batch
+        except csv.Error as exc:
+            raise FormatError([Problem(None, None, f"not valid CSV ({exc})")]) from None
+
+
+@dataclass
+class CleanBatch:
+    """Valid rows by column, for the database: ``columns`` in the order of ``(agency, *CLEAN_FIELDS)``.
+
+    occurred_at is text a database reads as that instant (ISO 8601 with its offset) and
+    date_of_birth ISO text or None; ``occurred`` holds the same instants as naive UTC
+    date-times, for ordering.
+    """
+
+    columns: list[Sequence]
+    occurred: list[datetime]
+
+    def __len__(self) -> int:
+        return len(self.occurred)
+
+    @classmethod
+    def of_rows(cls, rows: list[tuple]) -> CleanBatch:
+        """From rows of ``RowValidator.validate_as_text``."""
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        occurred = [datetime.fromisoformat(text).replace(tzinfo=None) for text in columns[_OCCURRED_AT]]
+        return cls(columns, occurred)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -133,7 +170,8 @@ def _read_csv(data: bytes) -> Table:
         except csv.Error as exc:
             raise FormatError([Problem(start, None, f"not valid CSV ({exc})")]) from None
 
-    return Table(header=header, rows=rows(), estimated_rows=max(data.count(b"\n") - 1, 1), kind="csv")
+    return Table(header=header, rows=rows(), estimated_rows=max(data.count(b"\n") - 1, 1), kind="csv",
+                 values=filter(any, reader))  # as rows() skips blank rows
 
 
 def _is_utf8(data: bytes, block: int = 1 << 20) -> bool:
@@ -276,6 +314,19 @@ _NHS_NUMBER = _FIELDS.index("nhs_number")
 _LIMITS = tuple((_FIELDS.index(name), limit) for name, limit in MAX_LENGTH.items())
 
 
+# Offsets of UK local time written as text: a database reads "2024-07-01T12:00+01:00" as the same instant.
+_LOCAL_SUFFIXES = {timedelta(0): "+00:00", timedelta(hours=1): "+01:00"}
+# Characters 4, 7, 10, 13 and 16 of "YYYY-MM-DDTHH:MM:SS" and "YYYY-MM-DD HH:MM" (and the like), which
+# databases read as Python does; Python reads other forms too, such as "2024-W01-1T10:00:00".
+_PLAIN_LOCAL = frozenset(("--T::", "-- ::", "--T:", "-- :"))
+
+
+def _all_digits(values: Sequence[str]) -> bool:
+    """Whether every non-empty value is ASCII digits (a stricter ``_digits``, for a whole column)."""
+    joined = "".join(values)
+    return not joined or (joined.isascii() and joined.isdigit())
+
+
 def _digits(value: str) -> bool:
     """``DIGITS.match(value)``, without the regular expression for plain ASCII digits."""
     return (value.isascii() and value.isdigit()) or DIGITS.match(value) is not None
@@ -293,8 +344,8 @@ class RowValidator:
         self.layout = layout
         self.agency_code = normalise_agency_code(agency_code) if agency_code else None
         self.today = today or date.today()
-        # The first line of each record id, by agency code.
-        self.seen: dict[str, dict[str, int]] = {}
+        # The first line of each (agency code, record id).
+        self.seen: dict[tuple[str, str], int] = {}
         idx = layout.index
         # Fetch each column by position; a short row gives "".
         self._positions = [(name, idx.get(name)) for name in _FIELDS]
@@ -310,6 +361,10 @@ class RowValidator:
         self._agencies: dict[str, str] = {}  # raw code -> valid normalised code
         self._dates_of_birth: dict[str, tuple[date, str]] = {}  # raw value -> valid date and its text
         self._day_texts: dict[str, str] = {}  # occurred_at given as a date -> UTC text
+        self._days: dict[str, tuple[str, datetime]] = {}  # the same, with the naive UTC date-time
+        self._dob_texts: dict[str, str | None] = {"": None}  # valid raw date of birth -> ISO text
+        self._keys: set[tuple[str, str]] = set()  # (agency code, record id) seen by validate_columns
+        self._column_limits = [(slot, limit) for slot, limit in _LIMITS if positions[slot] is not None]
 
     def validate(self, line: int, values: list[str]) -> tuple[tuple | None, list[Problem]]:
         clean = self._valid(line, values, as_text=False)
@@ -401,18 +456,135 @@ class RowValidator:
             nhs = nhs.replace(" ", "").replace("-", "")
             if nhs and (len(nhs) != 10 or not _digits(nhs)):
                 return None
-        seen = self.seen.get(agency)
-        if seen is None:
-            seen = self.seen[agency] = {}
-        elif record_id in seen:
+        key = (agency, record_id)
+        if key in self.seen:
             return None
-        seen[record_id] = line
+        self.seen[key] = line
 
         got[_AGENCY] = agency
         got[_OCCURRED_AT] = occurred
         got[_DATE_OF_BIRTH] = dob
         got[_NHS_NUMBER] = nhs
         return tuple(got)
+
+    def validate_columns(self, rows: list[list[str]]) -> CleanBatch | None:
+        """``validate_as_text`` for many rows at once, checked column by column, without line numbers.
+
+        Returns their clean columns if every row certainly has no problem, else None (and changes
+        nothing): the caller then validates the file row by row, with a new validator, for the
+        problems. Accepts what ``_valid`` accepts, or less. Record ids are remembered apart from
+        ``seen`` (without their lines), so a validator is used either this way or row by row.
+        """
+        width = self._width
+        if not rows or self._pick is None:
+            return None
+        n = len(rows)
+        if min(map(len, rows)) < width:  # a short row gives "" for the columns it lacks
+            rows = [values if len(values) >= width else values + [""] * (width - len(values)) for values in rows]
+        by_position = list(zip(*rows, strict=False))  # as wide as the shortest row, which has every known column
+        blank = ("",) * n
+        columns: list[Sequence] = [
+            blank if position is None else list(map(str.strip, by_position[position]))
+            for _, position in self._positions
+        ]
+
+        if self._positions[_AGENCY][1] is None:
+            if not self._default_agency_ok:
+                return None
+            agencies = columns[_AGENCY] = [self.agency_code] * n
+        else:
+            codes = {}
+            for raw in dict.fromkeys(columns[_AGENCY]):
+                if raw:
+                    code = self._agencies.get(raw)
+                    if code is None:
+                        code = normalise_agency_code(raw)
+                        if not AGENCY_CODE.match(code):
+                            return None
+                        self._agencies[raw] = code
+                elif self._default_agency_ok:
+                    code = self.agency_code
+                else:
+                    return None
+                codes[raw] = code
+            agencies = columns[_AGENCY] = list(map(codes.__getitem__, columns[_AGENCY]))
+        record_ids = columns[_RECORD_ID]
+        if not (all(record_ids) and all(columns[_PERSON_REF]) and all(columns[_CONTACT_TYPE])):
+            return None
+        for slot, limit in self._column_limits:
+            if max(map(len, columns[slot])) > limit:
+                return None
+        if not _all_digits(columns[_UPRN]):
+            return None
+        nhs = columns[_NHS_NUMBER]
+        joined = "".join(nhs)
+        if " " in joined or "-" in joined:
+            nhs = list(map(str.replace, nhs, repeat(" "), repeat("")))
+            nhs = columns[_NHS_NUMBER] = list(map(str.replace, nhs, repeat("-"), repeat("")))
+        if not _all_digits(nhs) or not set(map(len, nhs)) <= {0, 10}:
+            return None
+        dob_texts = self._dob_texts
+        for raw in set(columns[_DATE_OF_BIRTH]).difference(dob_texts):
+            if len(raw) != 10:
+                return None
+            try:
+                parsed = date.fromisoformat(raw)
+            except ValueError:
+                return None
+            if parsed > self.today:
+                return None
+            dob_texts[raw] = parsed.isoformat()
+        columns[_DATE_OF_BIRTH] = list(map(dob_texts.__getitem__, columns[_DATE_OF_BIRTH]))
+        if not all(columns[_OCCURRED_AT]):
+            return None
+        try:
+            columns[_OCCURRED_AT], instants = self._occurred_columns(columns[_OCCURRED_AT])
+        except (ValueError, OverflowError):
+            return None
+
+        keys = set(zip(agencies, record_ids, strict=True))
+        if len(keys) != n or not self._keys.isdisjoint(keys):
+            return None
+        self._keys |= keys
+        return CleanBatch(columns, instants)
+
+    def _occurred_columns(self, values: Sequence[str]) -> tuple[list[str], list[datetime]]:
+        """occurred_at as text for the database, and as naive UTC date-times.
+
+        A UK local time written plainly keeps its digits and gains its offset; anything else is
+        sent as ``_occurred_text`` sends it. Both name the instant ``parse_occurred_at`` gives.
+        """
+        texts: list[str] = []
+        instants: list[datetime] = []
+        days = self._days
+        suffixes = _LOCAL_SUFFIXES
+        fromisoformat = datetime.fromisoformat
+        utcoffset = LOCAL_TZ.utcoffset
+        for value in values:
+            size = len(value)
+            if size == 10:
+                known = days.get(value)
+                if known is None:
+                    parsed = parse_occurred_at(value)
+                    known = days[value] = (parsed.isoformat(), parsed.replace(tzinfo=None))
+                text, instant = known
+            else:
+                parsed = fromisoformat(value)
+                if parsed.tzinfo is None:
+                    offset = utcoffset(parsed)
+                    instant = parsed - offset
+                    suffix = suffixes.get(offset)
+                    if suffix is not None and (size == 19 or size == 16) and value[4:17:3] in _PLAIN_LOCAL:
+                        text = value + suffix
+                    else:
+                        text = instant.isoformat() + "+00:00"
+                else:
+                    aware = parsed.astimezone(UTC)
+                    text = aware.isoformat()
+                    instant = aware.replace(tzinfo=None)
+            texts.append(text)
+            instants.append(instant)
+        return texts, instants
 
     def _check(self, line: int, values: list[str]) -> tuple[tuple | None, list[Problem]]:
         """Every check, in the order problems are reported."""
@@ -465,12 +637,12 @@ class RowValidator:
             problems.append(Problem(line, "nhs_number", "must be 10 digits"))
 
         if agency and got["record_id"]:
-            seen = self.seen.setdefault(agency, {})
-            first = seen.get(got["record_id"])
+            key = (agency, got["record_id"])
+            first = self.seen.get(key)
             if first is not None:
                 problems.append(Problem(line, "record_id", f"repeats the record on line {first}"))
             else:
-                seen[got["record_id"]] = line
+                self.seen[key] = line
 
         if problems:
             return None, problems

@@ -4,7 +4,8 @@ A link run prepares features, then asks an engine to train a model, score candid
 pairs and cluster them; everything else (normalising, reviewer decisions, households,
 writing results) is the run's own. ``DuckDBEngine`` runs Splink on DuckDB in this
 process; ``SparkEngine`` runs the same model on Splink's Spark backend for partnerships
-beyond one machine (ADR 0004). Tables go in and come out as pyarrow tables.
+beyond one machine (ADR 0004). Tables go in and come out as pyarrow tables; records may
+also go in as DuckDB relations on the engine's connection, which DuckDBEngine reads in place.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from splink.clustering import cluster_pairwise_predictions_at_threshold
 from onecase.linkage import model
 
 EDGE_COLUMNS = ("unique_id_l", "unique_id_r", "match_probability", "match_weight")
+Features = pa.Table | duckdb.DuckDBPyRelation
 Progress = Callable[[str], None]
 
 
@@ -39,21 +41,34 @@ class LinkageEngine(Protocol):
 
     name: str
 
-    def train(self, features: pa.Table, options: TrainingOptions, progress: Progress | None = None) -> dict:
+    def train(self, features: Features, options: TrainingOptions, progress: Progress | None = None) -> dict:
         """Estimate the model on ``features``; returns stored parameters (see ``model.parameters_from_splink``)."""
 
-    def predict(self, features: pa.Table, parameters: dict, threshold: float) -> pa.Table:
+    def predict(self, features: Features, parameters: dict, threshold: float) -> pa.Table:
         """Score every candidate pair within ``features``; pairs at or above ``threshold``."""
 
-    def predict_new(self, existing: pa.Table, new: pa.Table, parameters: dict, threshold: float) -> pa.Table:
+    def predict_new(self, existing: Features, new: Features, parameters: dict, threshold: float) -> pa.Table:
         """Score new records against existing ones and among themselves, never existing against existing."""
 
     def cluster(self, node_ids: pa.Table, edges: pa.Table, threshold: float) -> pa.Table:
         """Connected components of edges at or above ``threshold``: (unique_id, cluster_id)."""
 
 
-def _splink_input(features: pa.Table) -> pa.Table:
+def _splink_input(features: Features) -> Features:
+    if isinstance(features, duckdb.DuckDBPyRelation):
+        if features.type == "TABLE_RELATION" and tuple(features.columns) == model.SPLINK_COLUMNS:
+            return features  # already Splink's input, in id order (see ``splink_input_sql``)
+        return features.select(*model.SPLINK_COLUMNS)
     return features.select(list(model.SPLINK_COLUMNS))
+
+
+def splink_input_sql(source: str) -> str:
+    """A SELECT of Splink's input columns from ``source``, in id order: a table of it is read in place."""
+    return f"SELECT {', '.join(model.SPLINK_COLUMNS)} FROM {source} ORDER BY unique_id"  # noqa: S608
+
+
+def row_count(features: Features) -> int:
+    return len(features) if isinstance(features, duckdb.DuckDBPyRelation) else features.num_rows
 
 
 def untrained_parameters(record_count: int) -> dict:
@@ -70,6 +85,7 @@ class DuckDBEngine:
     def __init__(self, connection: duckdb.DuckDBPyConnection | None = None):
         self.con = connection or duckdb.connect(":memory:")
         self._tables = 0
+        self._owned: set[str] = set()
 
     def _api(self) -> DuckDBAPI:
         return DuckDBAPI(connection=self.con)
@@ -78,13 +94,22 @@ class DuckDBEngine:
         # Splink uses the name as raw SQL: keep it a plain identifier, never 'left' or 'right'.
         self._tables += 1
         name = f"onecase_{stem}_{self._tables}"
-        self.con.register(f"{name}_arrow", table)
-        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
-        self.con.unregister(f"{name}_arrow")
+        if isinstance(table, duckdb.DuckDBPyRelation) and table.type == "TABLE_RELATION":
+            # The caller's table, already in Splink's columns and id order: read in place, never dropped.
+            return db_api.register(table.alias, table_name=f"{name}_in")
+        self._owned.add(name)
+        if isinstance(table, duckdb.DuckDBPyRelation):
+            # A relation on this connection (the run's features): copied within DuckDB, in id order.
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+            table.order("unique_id").to_table(name)
+        else:
+            self.con.register(f"{name}_arrow", table)
+            self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
+            self.con.unregister(f"{name}_arrow")
         return db_api.register(name, table_name=f"{name}_in")
 
-    def train(self, features: pa.Table, options: TrainingOptions, progress: Progress | None = None) -> dict:
-        n = features.num_rows
+    def train(self, features: Features, options: TrainingOptions, progress: Progress | None = None) -> dict:
+        n = row_count(features)
         if n < options.min_records:
             return untrained_parameters(n)
         db_api = self._api()
@@ -108,7 +133,7 @@ class DuckDBEngine:
         self._drop(records)
         return stored
 
-    def predict(self, features: pa.Table, parameters: dict, threshold: float) -> pa.Table:
+    def predict(self, features: Features, parameters: dict, threshold: float) -> pa.Table:
         db_api = self._api()
         records = self._register(db_api, _splink_input(features), "records")
         linker = Linker(records, model.settings_from_parameters(parameters), log_level=logging.WARNING)
@@ -118,13 +143,13 @@ class DuckDBEngine:
         self._drop(records)
         return edges
 
-    def predict_new(self, existing: pa.Table, new: pa.Table, parameters: dict, threshold: float) -> pa.Table:
+    def predict_new(self, existing: Features, new: Features, parameters: dict, threshold: float) -> pa.Table:
         db_api = self._api()
         old = self._register(db_api, _splink_input(existing), "linked")
         fresh = self._register(db_api, _splink_input(new), "incoming")
         linker = Linker(fresh, model.settings_from_parameters(parameters), log_level=logging.WARNING)
         parts = []
-        if existing.num_rows:
+        if row_count(existing):
             between = linker.inference.predict_between(
                 fresh, old, threshold_match_probability=threshold, warning_mode="never"
             )
@@ -162,7 +187,9 @@ class DuckDBEngine:
         ).to_arrow_table()
 
     def _drop(self, sdf) -> None:
-        self.con.execute(f"DROP TABLE IF EXISTS {sdf.physical_name}")
+        if sdf.physical_name in self._owned:
+            self._owned.discard(sdf.physical_name)
+            self.con.execute(f"DROP TABLE IF EXISTS {sdf.physical_name}")
 
 
 class SparkEngine(DuckDBEngine):
@@ -179,8 +206,10 @@ class SparkEngine(DuckDBEngine):
 
         return SparkAPI(spark_session=self.spark, register_udfs_automatically=True)
 
-    def _register(self, db_api, table: pa.Table, stem: str):
+    def _register(self, db_api, table: Features, stem: str):
         self._tables += 1
+        if isinstance(table, duckdb.DuckDBPyRelation):
+            table = table.order("unique_id").to_arrow_table()
         return db_api.register(table, table_name=f"onecase_{stem}_{self._tables}")
 
     def _edges(self, table: str) -> pa.Table:

@@ -28,7 +28,14 @@ from django.utils import timezone
 
 from onecase.linkage import addresses, clustering, dbio, evidence, normalise
 from onecase.linkage.conf import LinkageSettings, linkage_settings
-from onecase.linkage.engine import DuckDBEngine, LinkageEngine, TrainingOptions, untrained_parameters
+from onecase.linkage.engine import (
+    DuckDBEngine,
+    LinkageEngine,
+    TrainingOptions,
+    row_count,
+    splink_input_sql,
+    untrained_parameters,
+)
 from onecase.linkage.models import DecisionPair, LinkDecision, LinkRun
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
@@ -42,6 +49,7 @@ RAW = "onecase_raw"
 FEATURES = "onecase_features"
 EDGES = "onecase_edges"
 FINAL = "onecase_final"
+SPLINK_INPUT = "onecase_splink_input"
 COMPONENT_CAP = 1000
 
 
@@ -95,18 +103,17 @@ class Runner:
     # -- reading ------------------------------------------------------------------------
     def _read(self) -> None:
         t, ts = dbio.text, dbio.timestamp_text
-        records = dbio.fetch_arrow(
+        records = dbio.fetch_into(
+            self.con, "onecase_raw_text",
             f"""SELECT id, agency_id, given_name, family_name, {t('date_of_birth')}, sex, address_line, postcode,
                        uprn, nhs_number, {ts('identity_as_of')}, {ts('updated_at')}
                 FROM people_agencyperson""",  # noqa: S608
             {
-                "id": pa.int64(), "agency_id": pa.int64(), "given_name": pa.string(), "family_name": pa.string(),
-                "date_of_birth": pa.string(), "sex": pa.string(), "address_line": pa.string(),
-                "postcode": pa.string(), "uprn": pa.string(), "nhs_number": pa.string(),
-                "identity_as_of": pa.string(), "updated_at": pa.string(),
+                "id": "BIGINT", "agency_id": "BIGINT", "given_name": "VARCHAR", "family_name": "VARCHAR",
+                "date_of_birth": "VARCHAR", "sex": "VARCHAR", "address_line": "VARCHAR", "postcode": "VARCHAR",
+                "uprn": "VARCHAR", "nhs_number": "VARCHAR", "identity_as_of": "VARCHAR", "updated_at": "VARCHAR",
             },
         )
-        _arrow(self.con, "onecase_raw_text", records)
         self.con.execute(
             f"""CREATE OR REPLACE TABLE {RAW} AS
                 SELECT id, agency_id, given_name, family_name, TRY_CAST(date_of_birth AS DATE) AS date_of_birth,
@@ -114,27 +121,27 @@ class Runner:
                 FROM onecase_raw_text ORDER BY id"""  # noqa: S608
         )
         self.con.execute("DROP TABLE onecase_raw_text")
-        links = dbio.fetch_arrow(
+        dbio.fetch_into(
+            self.con, "onecase_links",
             f"""SELECT id, agency_person_id, person_id, match_probability, address_id, {ts('created_at')}
                 FROM people_personlink WHERE undone_at IS NULL""",  # noqa: S608
             {
-                "id": pa.int64(), "agency_person_id": pa.int64(), "person_id": pa.int64(),
-                "match_probability": pa.float64(), "address_id": pa.int64(), "created_at": pa.string(),
+                "id": "BIGINT", "agency_person_id": "BIGINT", "person_id": "BIGINT", "match_probability": "DOUBLE",
+                "address_id": "BIGINT", "created_at": "VARCHAR",
             },
         )
-        _arrow(self.con, "onecase_links", links)
         self.snapshot.decisions = _decision_snapshot()
         self.previous = (
             LinkRun.objects.filter(status=LinkRun.Status.FINISHED).exclude(model={}).order_by("-id").first()
         )
         incremental = self._mode() == LinkRun.Mode.INCREMENTAL
-        contacts = dbio.fetch_arrow(
-            f"""SELECT id, agency_person_id, address_id, address_line, postcode, uprn FROM contacts_contact
-                {"WHERE address_id IS NULL" if incremental else ""}""",  # noqa: S608
-            {"id": pa.int64(), "agency_person_id": pa.int64(), "address_id": pa.int64(), "line": pa.string(),
-             "postcode": pa.string(), "uprn": pa.string()},
+        dbio.fetch_into(
+            self.con, "onecase_contacts",
+            f"""SELECT id, agency_person_id, address_id, person_id, household_id, address_line, postcode, uprn
+                FROM contacts_contact {"WHERE address_id IS NULL" if incremental else ""}""",  # noqa: S608
+            {"id": "BIGINT", "agency_person_id": "BIGINT", "address_id": "BIGINT", "person_id": "BIGINT",
+             "household_id": "BIGINT", "line": "VARCHAR", "postcode": "VARCHAR", "uprn": "VARCHAR"},
         )
-        _arrow(self.con, "onecase_contacts", contacts)
         self.con.execute(
             """CREATE OR REPLACE TABLE onecase_contact_obs AS
                SELECT coalesce(line, '') AS line, coalesce(postcode, '') AS postcode, coalesce(uprn, '') AS uprn,
@@ -152,7 +159,7 @@ class Runner:
             latest[(a, b)] = together
         self.together = sorted(p for p, t in latest.items() if t)
         self.apart = sorted(p for p, t in latest.items() if not t)
-        self.counts["records"] = records.num_rows
+        self.counts["records"] = records
 
     def _mode(self) -> LinkRun.Mode:
         has_links = self.con.sql("SELECT count(*) FROM onecase_links").fetchall()[0][0] > 0
@@ -178,8 +185,17 @@ class Runner:
             self.con.execute(f"CREATE OR REPLACE TABLE onecase_new AS SELECT id AS unique_id FROM {RAW}")  # noqa: S608
         self.counts["new_records"] = self.con.sql("SELECT count(*) FROM onecase_new").fetchall()[0][0]
 
-    def _features_arrow(self, where: str = "") -> pa.Table:
-        return self.con.sql(f"SELECT * FROM {FEATURES} {where} ORDER BY unique_id").to_arrow_table()  # noqa: S608
+    def _features_rel(self, where: str = ""):
+        """The features (those ``where`` selects) as a relation the engine reads or converts."""
+        if not where:
+            # All of them: one table of Splink's columns, which training and scoring read in place.
+            if SPLINK_INPUT not in self._tables():
+                self.con.execute(f"CREATE OR REPLACE TABLE {SPLINK_INPUT} AS {splink_input_sql(FEATURES)}")
+            return self.con.table(SPLINK_INPUT)
+        return self.con.sql(f"SELECT * FROM {FEATURES} {where}")  # noqa: S608
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
 
     def _train(self) -> None:
         conf = self.conf
@@ -187,25 +203,26 @@ class Runner:
             seed=conf.seed, recall=conf.recall, min_records=conf.min_training_records,
             u_max_pairs=conf.u_max_pairs, em_max_pairs=conf.em_max_pairs,
         )
-        features = self._features_arrow()
-        if features.num_rows >= conf.min_training_records:
+        features = self._features_rel()
+        n = row_count(features)
+        if n >= conf.min_training_records:
             self.parameters = self.engine.train(features, options, progress=lambda m: self.progress(f"train: {m}"))
             self.trained = True
         else:
-            self.parameters = untrained_parameters(features.num_rows)
+            self.parameters = untrained_parameters(n)
         self.parameters = _rounded(self.parameters)
 
     def _score_all(self) -> None:
-        edges = self.engine.predict(self._features_arrow(), self.parameters, self.conf.review_low)
+        edges = self.engine.predict(self._features_rel(), self.parameters, self.conf.review_low)
         self._store_edges(edges)
 
     def _score_new(self) -> None:
-        existing = self._features_arrow(
+        existing = self._features_rel(
             "WHERE unique_id IN (SELECT agency_person_id FROM onecase_links) "
             "AND unique_id NOT IN (SELECT unique_id FROM onecase_new)"
         )
-        new = self._features_arrow("WHERE unique_id IN (SELECT unique_id FROM onecase_new)")
-        if new.num_rows == 0:
+        new = self._features_rel("WHERE unique_id IN (SELECT unique_id FROM onecase_new)")
+        if row_count(new) == 0:
             edges = pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64()),
                               "match_probability": pa.array([], pa.float64()),
                               "match_weight": pa.array([], pa.float64())})
@@ -456,12 +473,12 @@ class Runner:
             f"""CREATE OR REPLACE TABLE {addresses.OBS} AS
                 SELECT line, postcode, uprn, sum(weight)::BIGINT AS weight FROM {addresses.OBS} GROUP BY 1, 2, 3"""  # noqa: S608
         )
-        known = dbio.fetch_arrow(
+        dbio.fetch_into(
+            self.con, "onecase_known_addresses",
             "SELECT id, key, uprn, postcode, flat, number, street FROM people_address WHERE key IS NOT NULL",
-            {"id": pa.int64(), "key": pa.string(), "uprn": pa.string(), "postcode": pa.string(),
-             "flat": pa.string(), "number": pa.string(), "street": pa.string()},
+            {"id": "BIGINT", "key": "VARCHAR", "uprn": "VARCHAR", "postcode": "VARCHAR", "flat": "VARCHAR",
+             "number": "VARCHAR", "street": "VARCHAR"},
         )
-        _arrow(self.con, "onecase_known_addresses", known)
         self.con.execute(f"INSERT INTO {addresses.EXISTING} SELECT * FROM onecase_known_addresses")  # noqa: S608
         stats = addresses.resolve(self.con)
         self.counts["addresses_new"] = stats.new

@@ -4,6 +4,8 @@ Each decision checks permission (onecase/linkage/rules.py), records who and when
 effect at once, writes an audit event in the same transaction, and is respected by every
 later link run, full or incremental: confirmed pairs stay together, rejected and split
 records stay apart. Decisions are undone, never deleted. Agency people are never changed.
+The contacts of the people a decision changes follow it at once (their person, household
+and failure demand), as they follow a link run.
 """
 
 from __future__ import annotations
@@ -37,12 +39,13 @@ def link_run(*, actor, full: bool = False, engine=None, progress=None) -> LinkRu
     """
     if actor is not None and not may_run_linkage(actor):
         raise PermissionDenied("Only partnership administrators may run linkage.")
-    from onecase.contacts.services import demand_classify, resolution_refresh
+    from onecase.contacts.services import demand_classify
     from onecase.linkage.run import Runner
 
     run = Runner(actor=actor, full=full, engine=engine, progress=progress).run()
-    # Contacts carry their person and household for demand queries; repeats are judged across them.
-    resolution_refresh()
+    # The run gave contacts their person and household; repeats are judged across them.
+    if progress is not None:
+        progress("demand")
     demand_classify(actor=actor)
     return run
 
@@ -98,6 +101,29 @@ def _audit(actor, decision: LinkDecision, detail: dict) -> None:
     )
 
 
+def _contacts_follow(*, actor, person_ids: Iterable[int]) -> None:
+    """After a decision: contacts of the people it changed take their new person and household,
+    and repeats among those people and households are judged again (failure demand).
+    """
+    from onecase.contacts.models import Contact
+    from onecase.contacts.services import demand_classify, resolution_refresh
+
+    person_ids = sorted(set(person_ids))
+    if not person_ids:
+        return
+    stale = Contact.objects.filter(person_id__in=person_ids)
+    households = set(stale.order_by().values_list("household_id", flat=True).distinct())
+    agency_people = set(
+        PersonLink.objects.filter(person_id__in=person_ids, undone_at__isnull=True).values_list(
+            "agency_person_id", flat=True
+        )
+    )
+    agency_people |= set(stale.order_by().values_list("agency_person_id", flat=True).distinct())
+    resolution_refresh(agency_person_ids=sorted(agency_people))
+    households |= set(Person.objects.filter(pk__in=person_ids).values_list("household_id", flat=True))
+    demand_classify(actor=actor, person_ids=person_ids, household_ids=households)
+
+
 def _check_reviewer(actor, *agency_people) -> None:
     if not may_review_linkage(actor):
         raise PermissionDenied("Only partnership administrators, agency administrators and DPOs review links.")
@@ -132,6 +158,7 @@ def review_confirm(*, actor, item: ReviewItem | None = None, agency_person: Agen
         person_refresh_household(keep)
         Person.objects.filter(pk=gone_id).update(household=None)
         moved = len(created)
+        _contacts_follow(actor=actor, person_ids=[keep_id, gone_id])
     if item is not None:
         ReviewItem.objects.filter(pk=item.pk).update(status=ReviewItem.Status.CONFIRMED, updated_at=timezone.now())
     _audit(actor, decision, {"agency_people": [a.pk, b.pk], "links_moved": moved, "review_item": item and item.pk})
@@ -158,6 +185,7 @@ def review_reject(*, actor, item: ReviewItem | None = None, agency_person: Agenc
         person_refresh_household(person)
         person_refresh_household(Person.objects.get(pk=link_a.person_id))
         moved = len(created)
+        _contacts_follow(actor=actor, person_ids=[person.pk, link_a.person_id])
     if item is not None:
         ReviewItem.objects.filter(pk=item.pk).update(status=ReviewItem.Status.REJECTED, updated_at=timezone.now())
     _audit(actor, decision, {"agency_people": [a.pk, b.pk], "links_moved": moved, "review_item": item and item.pk})
@@ -198,6 +226,7 @@ def person_split(*, actor, agency_person: AgencyPerson, with_agency_people: Iter
     decision.created_links.add(*created)
     person_refresh_household(person)
     person_refresh_household(Person.objects.get(pk=person_id))
+    _contacts_follow(actor=actor, person_ids=[person.pk, person_id])
     ReviewItem.objects.filter(status=ReviewItem.Status.OPEN).filter(
         agency_person_a__in=moving_ids, agency_person_b__in=[s.agency_person_id for s in staying]
     ).update(status=ReviewItem.Status.REJECTED, updated_at=timezone.now())
@@ -219,6 +248,12 @@ def decision_undo(*, actor, decision: LinkDecision, note: str = "") -> bool:
     if decision.undone_at is not None:
         raise ValidationError("This decision has already been undone.")
     records = [decision.agency_person] + ([decision.other] if decision.other_id else [])
+    if decision.other_id is None:
+        # Undoing a split rejoins the record to its former person: the reviewer must see that person's records too.
+        former = {link.person_id for link in decision.undid_links.all()}
+        records += list(
+            AgencyPerson.objects.filter(links__person_id__in=former, links__undone_at__isnull=True).distinct()
+        )
     _check_reviewer(actor, *records)
     decision.undone_at = timezone.now()
     decision.undone_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -231,8 +266,10 @@ def decision_undo(*, actor, decision: LinkDecision, note: str = "") -> bool:
     if created and all(link.undone_at is None for link in created):
         links_undo(links=created, actor=actor)
         links_restore(links=undid, actor=actor)
-        for person_id in sorted({link.person_id for link in created} | {link.person_id for link in undid}):
+        touched = sorted({link.person_id for link in created} | {link.person_id for link in undid})
+        for person_id in touched:
             person_refresh_household(Person.objects.get(pk=person_id))
+        _contacts_follow(actor=actor, person_ids=touched)
         restored = True
     item = decision.review_item
     if item is not None and item.status in (ReviewItem.Status.CONFIRMED, ReviewItem.Status.REJECTED):

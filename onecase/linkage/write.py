@@ -1,8 +1,11 @@
 """Writing a link run's results: addresses, households, people, links, contacts, review items.
 
-Everything is set-based (see ``dbio``) and runs inside the run's transaction. Agency
-people are never written. Links whose person is unchanged are kept (their probability
-and address are refreshed); links whose person changed are undone and replaced.
+Everything is worked out in the run's DuckDB and written set-based (see ``dbio``: COPY on
+PostgreSQL, executemany of streamed rows on SQLite) inside the run's transaction; no
+ORM object is made per row. Agency people are never written. Links whose person is
+unchanged are kept (their probability and address are refreshed); links whose person
+changed are undone and replaced. A full run also gives every contact its person and
+household; an incremental run leaves that to ``resolution_refresh``.
 """
 
 from __future__ import annotations
@@ -28,58 +31,73 @@ class Writer:
         self.run = run
         self.incremental = incremental
         self.now = timezone.now()
+        self.created = dbio.datetime_text(self.now)
         self.counts = runner.counts
 
     def _arrow(self, name: str, columns: dict[str, pa.Array]) -> None:
-        self.con.register(f"{name}_arrow", pa.table(columns))
+        self._table(name, pa.table(columns))
+
+    def _table(self, name: str, table: pa.Table) -> None:
+        self.con.register(f"{name}_arrow", table)
         self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
         self.con.unregister(f"{name}_arrow")
 
+    def _count(self, sql: str) -> int:
+        return int(self.con.sql(sql).fetchall()[0][0])
+
+    def _ids(self, name: str, table: str, count: int) -> None:
+        """Table ``name`` (n, id): ``count`` fresh ids of ``table``, numbered from 1 in increasing order."""
+        ids = dbio.reserve_ids(table, count)
+        self._arrow(name, {"n": pa.array(range(1, len(ids) + 1), pa.int64()), "id": pa.array(ids, pa.int64())})
+
     def write(self, review: list[tuple]) -> None:
-        self._addresses()
-        self._people()
-        self._households()
-        self._persons_insert()
-        self._links()
-        self._person_households()
-        self._contacts()
-        self._review(review)
-        self.counts["people"] = (
-            PersonLink.objects.filter(undone_at__isnull=True).values("person_id").distinct().count()
-        )
+        with dbio.bulk_writes():
+            self._addresses()
+            self._people()
+            self._households()
+            self._persons_insert()
+            self._links()
+            self._person_households()
+            self._contacts()
+            self._review(review)
+        if self.incremental:
+            self.counts["people"] = (
+                PersonLink.objects.filter(undone_at__isnull=True).values("person_id").distinct().count()
+            )
+        else:
+            # A full run relinks every agency person, so its links are all the active links.
+            self.counts["people"] = self._count("SELECT count(DISTINCT person_id) FROM onecase_assign")
         self.counts["review_items"] = ReviewItem.objects.filter(status=ReviewItem.Status.OPEN).count()
 
     # -- addresses --------------------------------------------------------------------------
     def _addresses(self) -> None:
-        new = self.con.sql(
-            f"SELECT ref, key, uprn, postcode, flat, number, street, line FROM {addresses.NEW} ORDER BY ref"  # noqa: S608
-        ).fetchall()
-        ids = dbio.reserve_ids("people_address", len(new))
-        created = dbio.adapt_datetime(self.now)
-        dbio.insert(
+        new = self._count(f"SELECT count(*) FROM {addresses.NEW}")  # noqa: S608
+        self._ids("onecase_new_address_ids", "people_address", new)
+        dbio.insert_from(
             "people_address",
             ("id", "key", "uprn", "postcode", "flat", "number", "street", "line", "created_at"),
-            ((i, key, uprn, pc, flat, number, street, line, created)
-             for i, (_, key, uprn, pc, flat, number, street, line) in zip(ids, new, strict=True)),
+            self.con,
+            f"""SELECT i.id, a.key, a.uprn, a.postcode, a.flat, a.number, a.street, a.line, ?
+                FROM {addresses.NEW} a JOIN onecase_new_address_ids i ON i.n = a.ref ORDER BY i.id""",  # noqa: S608
+            [self.created],
         )
-        self.counts["addresses_created"] = len(new)
-        self._arrow("onecase_new_address_ids", {
-            "address_ref": pa.array([-row[0] for row in new], pa.int64()), "address_id": pa.array(ids, pa.int64()),
-        })
+        self.counts["addresses_created"] = new
         self.con.execute(
-            """CREATE OR REPLACE TABLE onecase_address_ids AS
-               SELECT address_ref, address_id FROM onecase_new_address_ids
-               UNION ALL SELECT DISTINCT address_ref, address_ref FROM onecase_addr_resolved WHERE address_ref > 0"""
+            f"""CREATE OR REPLACE TABLE onecase_address_ids AS
+                SELECT -a.ref AS address_ref, i.id AS address_id
+                FROM {addresses.NEW} a JOIN onecase_new_address_ids i ON i.n = a.ref
+                UNION ALL SELECT DISTINCT address_ref, address_ref FROM {addresses.RESOLVED}
+                WHERE address_ref > 0"""  # noqa: S608
         )
 
     # -- people -------------------------------------------------------------------------------
     def _people(self) -> None:
         con = self.con
+        claimed: dict[int, int] = {}
         if self.incremental:
-            groups = con.sql(
-                "SELECT grp, min(person_id) FROM onecase_final GROUP BY grp ORDER BY grp"
-            ).fetchall()
-            mapping = {grp: person for grp, person in groups}
+            claimed = dict(con.sql(
+                "SELECT grp, min(person_id) FROM onecase_final WHERE person_id IS NOT NULL GROUP BY grp"
+            ).fetchall())
         else:
             # Each cluster keeps the person most of its records were linked to (ties: lower ids).
             overlap = con.sql(
@@ -87,23 +105,27 @@ class Writer:
                    JOIN onecase_links l ON l.agency_person_id = f.unique_id GROUP BY 1, 2
                    ORDER BY n DESC, f.grp, l.person_id"""
             ).fetchall()
-            mapping: dict[int, int | None] = {}
-            claimed: set[int] = set()
+            taken: set[int] = set()
             for grp, person, _n in overlap:
-                if grp not in mapping and person not in claimed:
-                    mapping[grp] = person
-                    claimed.add(person)
-            for (grp,) in con.sql("SELECT DISTINCT grp FROM onecase_final ORDER BY grp").fetchall():
-                mapping.setdefault(grp, None)
-        fresh = sorted(grp for grp, person in mapping.items() if person is None)
-        ids = dbio.reserve_ids("people_person", len(fresh))
-        for grp, person_id in zip(fresh, ids, strict=True):
-            mapping[grp] = person_id
-        self.new_people = set(ids)
-        self.counts["people_created"] = len(ids)
-        self._arrow("onecase_group_person", {
-            "grp": pa.array(list(mapping), pa.int64()), "person_id": pa.array(list(mapping.values()), pa.int64()),
+                if grp not in claimed and person not in taken:
+                    claimed[grp] = person
+                    taken.add(person)
+        self._arrow("onecase_claimed", {
+            "grp": pa.array(list(claimed), pa.int64()), "person_id": pa.array(list(claimed.values()), pa.int64()),
         })
+        con.execute(
+            """CREATE OR REPLACE TABLE onecase_fresh_groups AS
+               SELECT grp, row_number() OVER (ORDER BY grp) AS n
+               FROM (SELECT DISTINCT grp FROM onecase_final WHERE grp NOT IN (SELECT grp FROM onecase_claimed))"""
+        )
+        fresh = self._count("SELECT count(*) FROM onecase_fresh_groups")
+        self._ids("onecase_new_people", "people_person", fresh)
+        self.counts["people_created"] = fresh
+        con.execute(
+            """CREATE OR REPLACE TABLE onecase_group_person AS
+               SELECT grp, person_id FROM onecase_claimed
+               UNION ALL SELECT g.grp, i.id FROM onecase_fresh_groups g JOIN onecase_new_people i ON i.n = g.n"""
+        )
         con.execute(
             """CREATE OR REPLACE TABLE onecase_assign AS
                SELECT f.unique_id, gp.person_id, f.p, ai.address_id, f.identity_as_of
@@ -116,13 +138,13 @@ class Writer:
         con = self.con
         if self.incremental:
             con.execute(
-                f"""CREATE OR REPLACE TABLE onecase_person_records AS
-                    SELECT unique_id, person_id, address_id, identity_as_of FROM onecase_assign
-                    UNION ALL
-                    SELECT l.agency_person_id, l.person_id, l.address_id, r.identity_as_of
-                    FROM onecase_links l JOIN {'onecase_raw'} r ON r.id = l.agency_person_id
-                    WHERE l.person_id IN (SELECT person_id FROM onecase_assign)
-                      AND l.agency_person_id NOT IN (SELECT unique_id FROM onecase_assign)"""  # noqa: S608
+                """CREATE OR REPLACE TABLE onecase_person_records AS
+                   SELECT unique_id, person_id, address_id, identity_as_of FROM onecase_assign
+                   UNION ALL
+                   SELECT l.agency_person_id, l.person_id, l.address_id, r.identity_as_of
+                   FROM onecase_links l JOIN onecase_raw r ON r.id = l.agency_person_id
+                   WHERE l.person_id IN (SELECT person_id FROM onecase_assign)
+                     AND l.agency_person_id NOT IN (SELECT unique_id FROM onecase_assign)"""
             )
         else:
             con.execute(
@@ -134,45 +156,67 @@ class Writer:
                SELECT person_id, arg_max(address_id, (coalesce(identity_as_of, ''), unique_id)) AS address_id
                FROM onecase_person_records WHERE address_id IS NOT NULL GROUP BY person_id"""
         )
-        known = dbio.fetch_arrow(
-            "SELECT address_id, id FROM people_household", {"address_id": pa.int64(), "id": pa.int64()}
+        dbio.fetch_into(con, "onecase_known_households", "SELECT address_id, id FROM people_household",
+                        {"address_id": "BIGINT", "id": "BIGINT"})
+        con.execute(
+            """CREATE OR REPLACE TABLE onecase_wanted_households AS
+               SELECT address_id, row_number() OVER (ORDER BY address_id) AS n
+               FROM (SELECT DISTINCT address_id FROM onecase_person_address
+                     WHERE address_id NOT IN (SELECT address_id FROM onecase_known_households))"""
         )
-        household_of = dict(zip(known.column("address_id").to_pylist(), known.column("id").to_pylist(), strict=True))
-        wanted = sorted({
-            a for (a,) in con.sql("SELECT DISTINCT address_id FROM onecase_person_address").fetchall()
-        } - set(household_of))
-        ids = dbio.reserve_ids("people_household", len(wanted))
-        created = dbio.adapt_datetime(self.now)
-        dbio.insert("people_household", ("id", "address_id", "created_at"),
-                    ((h, a, created) for h, a in zip(ids, wanted, strict=True)))
-        household_of.update(zip(wanted, ids, strict=True))
-        self.counts["households_created"] = len(ids)
-        pairs = con.sql("SELECT person_id, address_id FROM onecase_person_address").fetchall()
-        self.household_for = {person: household_of[address] for person, address in pairs}
+        wanted = self._count("SELECT count(*) FROM onecase_wanted_households")
+        self._ids("onecase_new_households", "people_household", wanted)
+        dbio.insert_from(
+            "people_household", ("id", "address_id", "created_at"), self.con,
+            """SELECT i.id, w.address_id, ? FROM onecase_wanted_households w
+               JOIN onecase_new_households i ON i.n = w.n ORDER BY i.id""",
+            [self.created],
+        )
+        self.counts["households_created"] = wanted
+        con.execute(
+            """CREATE OR REPLACE TABLE onecase_person_household AS
+               WITH h AS (SELECT address_id, id FROM onecase_known_households
+                          UNION ALL SELECT w.address_id, i.id FROM onecase_wanted_households w
+                          JOIN onecase_new_households i ON i.n = w.n)
+               SELECT pa.person_id, h.id AS household_id FROM onecase_person_address pa
+               JOIN h ON h.address_id = pa.address_id"""
+        )
 
     def _persons_insert(self) -> None:
-        created = dbio.adapt_datetime(self.now)
-        dbio.insert(
-            "people_person", ("id", "household_id", "created_at"),
-            ((p, self.household_for.get(p), created) for p in sorted(self.new_people)),
+        dbio.insert_from(
+            "people_person", ("id", "household_id", "created_at"), self.con,
+            """SELECT n.id, h.household_id, ? FROM onecase_new_people n
+               LEFT JOIN onecase_person_household h ON h.person_id = n.id ORDER BY n.id""",
+            [self.created],
         )
 
     def _person_households(self) -> None:
-        existing = [(p, h) for p, h in self.household_for.items() if p not in self.new_people]
-        dbio.load_temp("onecase_person_household", {"person_id": "bigint", "household_id": "bigint"}, existing)
+        con = self.con
+        if self.incremental:
+            dbio.load_temp_from(
+                "onecase_person_household", {"person_id": "bigint", "household_id": "bigint"}, con,
+                """SELECT person_id, household_id FROM onecase_person_household
+                   WHERE person_id NOT IN (SELECT id FROM onecase_new_people)""",
+            )
+        else:
+            # Existing people whose household changes; people left without agency people belong to none.
+            dbio.fetch_into(con, "onecase_person_current", "SELECT id, household_id FROM people_person",
+                            {"id": "BIGINT", "household_id": "BIGINT"})
+            dbio.load_temp_from(
+                "onecase_person_household", {"person_id": "bigint", "household_id": "bigint"}, con,
+                """SELECT c.id, h.household_id FROM onecase_person_current c
+                   LEFT JOIN onecase_person_household h ON h.person_id = c.id
+                   WHERE c.id NOT IN (SELECT id FROM onecase_new_people)
+                     AND (h.household_id IS NOT NULL AND h.household_id IS DISTINCT FROM c.household_id
+                          OR h.household_id IS NULL AND c.household_id IS NOT NULL
+                             AND c.id NOT IN (SELECT person_id FROM onecase_assign))""",
+            )
         dbio.execute(
             f"""UPDATE people_person SET household_id = t.household_id FROM onecase_person_household t
                 WHERE people_person.id = t.person_id
                   AND people_person.household_id {dbio.distinct_from()} t.household_id"""  # noqa: S608
         )
         dbio.drop_temp("onecase_person_household")
-        if not self.incremental:
-            # People left without agency people belong to no household.
-            dbio.execute(
-                """UPDATE people_person SET household_id = NULL WHERE household_id IS NOT NULL AND NOT EXISTS (
-                       SELECT 1 FROM people_personlink l
-                       WHERE l.person_id = people_person.id AND l.undone_at IS NULL)"""
-            )
         self.counts["households"] = (
             Person.objects.filter(household__isnull=False).values("household_id").distinct().count()
         )
@@ -181,88 +225,118 @@ class Writer:
     def _links(self) -> None:
         con = self.con
         self.r._pairs_table("onecase_together", self.r.together)
-        changes = con.sql(
-            """SELECT a.unique_id, a.person_id, a.p, a.address_id, l.id AS link_id, l.person_id AS old_person,
+        con.execute(
+            """CREATE OR REPLACE TABLE onecase_confirmed AS
+               SELECT DISTINCT x.unique_id FROM (SELECT a AS x, b AS y FROM onecase_together
+                                                 UNION ALL SELECT b, a FROM onecase_together) t
+               JOIN onecase_assign x ON x.unique_id = t.x JOIN onecase_assign y ON y.unique_id = t.y
+               WHERE x.person_id = y.person_id"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TABLE onecase_link_changes AS
+               SELECT a.unique_id, a.person_id, a.p, a.address_id, l.id AS link_id, l.person_id AS old_person,
                       l.match_probability AS old_p, l.address_id AS old_address,
-                      EXISTS (SELECT 1 FROM onecase_together t JOIN onecase_assign o
-                              ON o.unique_id = CASE WHEN t.a = a.unique_id THEN t.b ELSE t.a END
-                              WHERE (t.a = a.unique_id OR t.b = a.unique_id) AND o.person_id = a.person_id)
-                          AS confirmed
-               FROM onecase_assign a LEFT JOIN onecase_links l ON l.agency_person_id = a.unique_id
-               ORDER BY a.unique_id"""
-        ).fetchall()
-        undo, create, update = [], [], []
-        for record, person, p, address, link, old_person, old_p, old_address, confirmed in changes:
-            if link is not None and old_person == person:
-                if abs((old_p or 0) - p) > 1e-9 or old_address != address:
-                    update.append((link, p, address))
-                continue
-            if link is not None:
-                undo.append((link,))
-            method = PersonLink.Method.CONFIRMED if confirmed else PersonLink.Method.AUTOMATIC
-            create.append((record, person, p, method, address))
+                      a.unique_id IN (SELECT unique_id FROM onecase_confirmed) AS confirmed
+               FROM onecase_assign a LEFT JOIN onecase_links l ON l.agency_person_id = a.unique_id"""
+        )
+        undo = dbio.load_temp_from(
+            "onecase_undo", {"id": "bigint"}, con,
+            "SELECT link_id FROM onecase_link_changes WHERE link_id IS NOT NULL AND old_person <> person_id",
+        )
         if undo:
-            dbio.load_temp("onecase_undo", {"id": "bigint"}, undo)
             dbio.execute(
                 "UPDATE people_personlink SET undone_at = %s WHERE id IN (SELECT id FROM onecase_undo)",
                 [dbio.adapt_datetime(self.now)],
             )
-            dbio.drop_temp("onecase_undo")
-        created = dbio.adapt_datetime(self.now)
-        dbio.insert(
+        dbio.drop_temp("onecase_undo")
+        created = dbio.insert_from(
             "people_personlink",
             ("agency_person_id", "person_id", "match_probability", "method", "address_id", "created_at"),
-            ((r, p, prob, m, a, created) for r, p, prob, m, a in create),
+            con,
+            """SELECT unique_id, person_id, p, CASE WHEN confirmed THEN ? ELSE ? END, address_id, ?
+               FROM onecase_link_changes WHERE link_id IS NULL OR old_person <> person_id ORDER BY unique_id""",
+            [PersonLink.Method.CONFIRMED.value, PersonLink.Method.AUTOMATIC.value, self.created],
+        )
+        update = dbio.load_temp_from(
+            "onecase_link_update",
+            {"id": "bigint", "match_probability": "double precision", "address_id": "bigint"},
+            con,
+            """SELECT link_id, p, address_id FROM onecase_link_changes
+               WHERE link_id IS NOT NULL AND old_person = person_id
+                 AND (abs(coalesce(old_p, 0) - p) > 1e-9 OR old_address IS DISTINCT FROM address_id)
+               ORDER BY link_id""",
         )
         if update:
-            dbio.load_temp(
-                "onecase_link_update",
-                {"id": "bigint", "match_probability": "double precision", "address_id": "bigint"},
-                update,
-            )
             dbio.execute(
                 """UPDATE people_personlink SET match_probability = t.match_probability, address_id = t.address_id
                    FROM onecase_link_update t WHERE people_personlink.id = t.id"""
             )
-            dbio.drop_temp("onecase_link_update")
-        self.counts["links_created"] = len(create)
-        self.counts["links_undone"] = len(undo)
-        self.counts["links_updated"] = len(update)
+        dbio.drop_temp("onecase_link_update")
+        self.counts["links_created"] = created
+        self.counts["links_undone"] = undo
+        self.counts["links_updated"] = update
 
     # -- contacts -------------------------------------------------------------------------------
     def _contacts(self) -> None:
         """Contacts get the address they were recorded at; with none recorded, their agency person's.
 
-        Worked out in DuckDB per contact id; only contacts whose address changes are written.
+        A full run also sets each contact's person and household (every agency person is
+        relinked). Worked out in DuckDB per contact id; only contacts that change are written.
         """
+        full = not self.incremental
+        if full:
+            self.con.execute(
+                """CREATE OR REPLACE TABLE onecase_household_after AS
+                   SELECT person_id, household_id FROM onecase_person_household
+                   UNION ALL
+                   SELECT c.id, c.household_id FROM onecase_person_current c
+                   WHERE c.id NOT IN (SELECT person_id FROM onecase_person_household)"""
+            )
         self.con.execute(
             f"""CREATE OR REPLACE TABLE onecase_contact_target AS
                 WITH person_address AS (
-                    SELECT unique_id AS agency_person_id, address_id FROM onecase_assign
+                    SELECT unique_id AS agency_person_id, address_id, person_id FROM onecase_assign
                     UNION ALL
-                    SELECT agency_person_id, address_id FROM onecase_links
+                    SELECT agency_person_id, address_id, person_id FROM onecase_links
                     WHERE agency_person_id NOT IN (SELECT unique_id FROM onecase_assign)
                 )
                 SELECT c.id, CASE WHEN coalesce(c.line, '') = '' AND coalesce(c.postcode, '') = ''
                                        AND coalesce(c.uprn, '') = ''
-                                  THEN pa.address_id ELSE ai.address_id END AS address_id, c.address_id AS current
+                                  THEN pa.address_id ELSE ai.address_id END AS address_id,
+                       {"pa.person_id, ha.household_id" if full else "c.person_id, c.household_id"},
+                       c.address_id AS current, c.person_id AS current_person,
+                       c.household_id AS current_household
                 FROM onecase_contacts c
                 LEFT JOIN {addresses.RESOLVED} r
                        ON r.line = coalesce(c.line, '') AND r.postcode = coalesce(c.postcode, '')
                       AND r.uprn = coalesce(c.uprn, '')
                 LEFT JOIN onecase_address_ids ai ON ai.address_ref = r.address_ref
-                LEFT JOIN person_address pa ON pa.agency_person_id = c.agency_person_id"""  # noqa: S608
+                LEFT JOIN person_address pa ON pa.agency_person_id = c.agency_person_id
+                {"LEFT JOIN onecase_household_after ha ON ha.person_id = pa.person_id" if full else ""}"""  # noqa: S608
         )
-        rows = self.con.sql(
-            "SELECT id, address_id FROM onecase_contact_target WHERE address_id IS DISTINCT FROM current ORDER BY id"
-        ).fetchall()
-        dbio.load_temp("onecase_contact_address", {"id": "bigint PRIMARY KEY", "address_id": "bigint"}, rows)
-        dbio.execute(
-            """UPDATE contacts_contact SET address_id = t.address_id FROM onecase_contact_address t
-               WHERE contacts_contact.id = t.id"""
-        )
-        dbio.drop_temp("onecase_contact_address")
-        self.counts["contacts_addressed"] = len(rows)
+        from onecase.contacts.bulk import demand_counts_paused, rebuild_demand_counts
+        from onecase.contacts.models import DemandKind
+
+        # Demand counts are rebuilt once, set-based, rather than by the triggers contact by contact.
+        with demand_counts_paused():
+            rows = dbio.update_from(
+                "contacts_contact", ("address_id", "person_id", "household_id"), self.con,
+                """SELECT id, address_id, person_id, household_id FROM onecase_contact_target
+                   WHERE address_id IS DISTINCT FROM current OR person_id IS DISTINCT FROM current_person
+                      OR household_id IS DISTINCT FROM current_household
+                   ORDER BY id""",
+                {"address_id": "bigint", "person_id": "bigint", "household_id": "bigint"},
+            )
+            if rows:
+                rebuild_demand_counts(
+                    [DemandKind.ADDRESS, DemandKind.PERSON, DemandKind.HOUSEHOLD] if full else [DemandKind.ADDRESS]
+                )
+        self.counts["contacts_addressed"] = rows
+        if self.incremental:
+            from onecase.contacts.services import resolution_refresh
+
+            # Contacts carry their person and household for demand queries.
+            resolution_refresh()
 
     # -- review -----------------------------------------------------------------------------------
     def _review(self, review: list[tuple]) -> None:
@@ -284,8 +358,7 @@ class Writer:
         open_ = ReviewItem.Status.OPEN
         relinked = ""
         if self.incremental:
-            relinked_ids = [r[0] for r in self.con.sql("SELECT unique_id FROM onecase_assign").fetchall()]
-            dbio.load_temp("onecase_relinked", {"id": "bigint"}, [(i,) for i in relinked_ids])
+            dbio.load_temp_from("onecase_relinked", {"id": "bigint"}, self.con, "SELECT unique_id FROM onecase_assign")
             relinked = """AND (agency_person_a_id IN (SELECT id FROM onecase_relinked)
                                OR agency_person_b_id IN (SELECT id FROM onecase_relinked))"""
         superseded = dbio.execute(
@@ -317,5 +390,3 @@ class Writer:
         dbio.drop_temp("onecase_relinked")
         self.counts["review_raised"] = raised
         self.counts["review_superseded"] = superseded
-
-

@@ -2,6 +2,23 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# One household or one person, never both: the check a case or an agenda item carries.
+ONE_SUBJECT = (Q(household__isnull=False) & Q(person__isnull=True)) | (
+    Q(household__isnull=True) & Q(person__isnull=False)
+)
+
+
+class SubjectMixin:
+    """For models about one household or one person (``household`` and ``person`` foreign keys)."""
+
+    @property
+    def subject_kind(self) -> str:
+        return "household" if self.household_id else "person"
+
+    @property
+    def subject_id(self) -> int:
+        return self.household_id or self.person_id
+
 
 class Address(models.Model):
     """A resolved, normalised address. A UPRN, when known, is the strongest key."""

@@ -1,20 +1,25 @@
 """Partnership-level counts. Aggregates only: no personal data leaves these functions."""
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.contacts.models import Contact
-from onecase.people.models import AgencyPerson, Household, Person
+from onecase.people.models import AgencyPerson, Household, Person, PersonLink
 
 
 def partnership_totals() -> dict[str, int]:
-    """Whole-partnership totals, for operators at the command line."""
+    """Whole-partnership totals, for operators at the command line.
+
+    People are those with at least one active link: a person emptied by a reviewer's
+    decision (their records merged into another, or split out) is kept but not counted.
+    """
+    active = PersonLink.objects.filter(person=OuterRef("pk"), undone_at__isnull=True)
     return {
         "agencies": Agency.objects.count(),
         "source_people": AgencyPerson.objects.count(),
         "contacts": Contact.objects.count(),
-        "people": Person.objects.count(),
+        "people": Person.objects.filter(Exists(active)).count(),
         "households": Household.objects.count(),
     }
 

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from onecase.cases.rules import may_open_cases
 from onecase.contacts.demand import demand_ranking, month_list, monthly_counts, partnership_monthly
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record, client_ip
@@ -76,6 +77,8 @@ def demand_dashboard(request):
             f"/households/{row[key]}/" if params["by"] == "household"
             else f"/people/{row[key]}/" if params["by"] == "person" else ""
         )
+        if row["profile"] and "needs_owner" in row["flags"] and may_open_cases(request.user):
+            row["open_case"] = f"/cases/open/?{params['by']}={row[key]}"
     trend = partnership_monthly(request.user, months=months)
     agencies: dict[str, int] = {}
     for row in rows:

@@ -5,7 +5,12 @@ from django.db import transaction
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from onecase.accounts.rules import sees_whole_partnership
+from onecase.cases.rules import may_open_cases
+from onecase.cases.selectors import cases_on_subject
 from onecase.contacts.profiles import subject_profile
+from onecase.contacts.rules import RECLASSIFY_ROLES
+from onecase.linkage.rules import may_review_linkage
 from onecase.sharing.models import AuditEvent, Tier
 from onecase.sharing.selectors import access_history_for, may_see_access_history
 from onecase.sharing.services import audit_record, client_ip, disclosure_record, may_export_sar
@@ -36,8 +41,19 @@ def _render(request, kind: str, pk: int):
         "kind": kind,
         "may_request": kind == "person" and any(v.tier < Tier.FULL for v in profile.agencies),
         "may_sar": kind == "person" and may_export_sar(request.user, pk),
+        "may_open_case": may_open_cases(request.user),
+        "reclassify_agencies": _reclassify_agencies(request.user),
+        "cases": cases_on_subject(request.user, **{f"{kind}_id": pk}),
+        "may_review": may_review_linkage(request.user),
     }
     return render(request, "web/profiles/profile.html", context)
+
+
+def _reclassify_agencies(user):
+    """"all", or the agency ids whose contacts ``user`` may reclassify (empty: none)."""
+    if sees_whole_partnership(user):
+        return "all"
+    return {user.agency_id} if user.agency_id and user.role in RECLASSIFY_ROLES else set()
 
 
 @login_required

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from onecase.web import demand_views, profile_views, sharing_views, views
+from onecase.web import (
+    case_urls,
+    demand_views,
+    meeting_urls,
+    profile_views,
+    report_urls,
+    review_urls,
+    sharing_views,
+    views,
+)
 
 app_name = "web"
 
@@ -25,3 +34,7 @@ urlpatterns = [
     path("demand.csv", demand_views.demand_csv, name="demand_csv"),
     path("demand/per-month.csv", demand_views.demand_trend_csv, name="demand_trend_csv"),
 ]
+urlpatterns += case_urls.urlpatterns
+urlpatterns += review_urls.urlpatterns
+urlpatterns += meeting_urls.urlpatterns
+urlpatterns += report_urls.urlpatterns

@@ -18,7 +18,7 @@ def test_dashboard_then_the_top_households_profile(page, city):  # noqa: F811
     sign_in(page, "keyworker")
     page.goto("/demand/?until=2025-06-30")
     assert_accessible(page, "demand dashboard")
-    first = page.locator("tbody tr").first.get_by_role("link")
+    first = page.locator("tbody tr").first.locator("th").get_by_role("link")
     assert first.inner_text() == "1 High Street, ST1 1AA"
     first.focus()
     page.keyboard.press("Enter")
@@ -59,3 +59,24 @@ def test_sharing_pages_are_accessible(page, city):  # noqa: F811
     assert_accessible(page, "requests after a decision")
     page.goto("/data-protection/")
     assert_accessible(page, "data protection page")
+
+
+def test_demand_reports_and_reclassifying_are_accessible(page, city):  # noqa: F811
+    from onecase.contacts.models import Contact
+
+    UserFactory(username="housingpr", agency=Agency.objects.get(code="HOUSING"), role=Role.PRACTITIONER)
+    sign_in(page, "housingpr")
+    page.goto("/demand/")
+    page.get_by_role("link", name="Failure demand per agency and per month").click()
+    assert_accessible(page, "failure demand")
+    page.goto("/demand/failure/?since=2025-06-01&until=2025-01-01")
+    assert_accessible(page, "failure demand with errors")
+    page.goto("/demand/in-context/")
+    assert_accessible(page, "demands in context")
+    page.goto(f"/people/{city['person'].pk}/")
+    page.get_by_role("link", name="Reclassify").first.click()
+    assert_accessible(page, "reclassify a contact")
+    page.get_by_label("Value demand").check()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"**/people/{city['person'].pk}/")
+    assert Contact.objects.filter(demand_class_manual=True).count() == 1

@@ -3,7 +3,9 @@ from django.urls import reverse
 
 from onecase.accounts.models import Role
 from onecase.accounts.selectors import import_agencies_for
+from onecase.cases.rules import CASE_WORKING_ROLES
 from onecase.imports.models import ImportJob
+from onecase.linkage.rules import may_review_linkage
 
 register = template.Library()
 
@@ -31,6 +33,11 @@ def service_navigation(context) -> list[dict]:
     if user.role != Role.AUDITOR:
         current = "true" if name.startswith("demand") else ""
         items.append({"text": "Demand", "href": reverse("web:demand"), "current": current})
+    if user.role in CASE_WORKING_ROLES or user.role == Role.PARTNERSHIP_ADMIN:
+        current = "page" if name == "my_cases" else ("true" if name.startswith("case") else "")
+        items.append({"text": "Cases", "href": reverse("web:my_cases"), "current": current})
+    current = "page" if name == "meetings" else ("true" if name.startswith("meeting") else "")
+    items.append({"text": "Meetings", "href": reverse("web:meetings"), "current": current})
     if import_agencies_for(user).exists():
         current = "page" if name == "import_new" else ("true" if name.startswith("import") else "")
         items.append({"text": "Upload contacts", "href": reverse("web:import_new"), "current": current})
@@ -40,6 +47,9 @@ def service_navigation(context) -> list[dict]:
     if user.role in (Role.DPO, Role.AUDITOR, Role.PARTNERSHIP_ADMIN):
         current = "page" if name == "dpo" else ""
         items.append({"text": "Data protection", "href": reverse("web:dpo"), "current": current})
+    if may_review_linkage(user):
+        current = "page" if name == "review_queue" else ("true" if name.startswith("review_") else "")
+        items.append({"text": "Linkage review", "href": reverse("web:review_queue"), "current": current})
     if user.is_staff:
         items.append({"text": "Admin", "href": reverse("admin:index"), "current": ""})
     return items

@@ -12,10 +12,13 @@ from tqdm import tqdm
 
 from onecase.accounts.models import Agency
 from onecase.accounts.services import agency_create
+from onecase.contacts.models import NeedCategory, NeedKeyword
+from onecase.contacts.needs import load_default_taxonomy
 from onecase.contacts.services import needs_classify
 from onecase.costs.services import apply_default_costs
 from onecase.demo import generator
 from onecase.demo.agreements import load_demo_agreements
+from onecase.demo.meetings import load_demo_meetings
 from onecase.imports.services import ImportRejected, import_contacts
 from onecase.linkage.services import link_run
 
@@ -126,6 +129,8 @@ class Command(BaseCommand):
         costs = apply_default_costs(actor=None)
         costed = costs.created + costs.updated + costs.unchanged
         self.stdout.write(f"Unit costs: {costed} contact types costed at {costs.price_year} prices.")
+        if not NeedCategory.objects.exists():
+            load_default_taxonomy(NeedCategory, NeedKeyword)
         needs = needs_classify(actor=None)
         self.stdout.write(f"Need categories: {sum(needs.values()) - needs.get('unclassified', 0):,} contacts placed.")
         agreements = load_demo_agreements(starts_on=demo.window.start)
@@ -134,6 +139,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Linkage: {run.records:,} agency people linked to {run.people:,} people in {run.households:,} households "
             f"({run.review_items:,} pairs to review) in {run.seconds:.1f} s."
+        )
+        meetings = load_demo_meetings(end_date=demo.window.end)
+        self.stdout.write(
+            f"Meetings: {meetings.series} series, {meetings.meetings} meetings, {meetings.attendees} attendees, "
+            f"{meetings.agenda_items} agenda items (household {meetings.family_household_id} on three series)."
         )
 
 

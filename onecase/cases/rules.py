@@ -1,0 +1,103 @@
+"""Who may do what on a case. One set of predicates for views, API, templates and services.
+
+The team of a case is its key worker and the staff of the key worker's agency in case roles;
+a practitioner pulled in from elsewhere sees and adds to only the sections their grant names,
+only while the grant is accepted, in date, and backed by a sharing agreement in force.
+"""
+
+from django.db.models import Q
+from django.utils import timezone
+
+from onecase.accounts.models import Role
+from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.cases.models import Grant, Section
+
+# Roles that may hold a case as its key worker.
+CASE_HOLDING_ROLES = {Role.KEY_WORKER, Role.PRACTITIONER, Role.VOLUNTARY_PARTNER}
+# Roles that may work cases of their own agency (the case team) and be pulled in from another.
+CASE_WORKING_ROLES = CASE_HOLDING_ROLES | {Role.AGENCY_ADMIN, Role.FRONT_DOOR}
+ALL_SECTIONS = frozenset(Section.values)
+
+
+def may_hold_cases(user) -> bool:
+    return is_staff_member(user) and user.role in CASE_HOLDING_ROLES and user.agency_id is not None
+
+
+def may_open_cases(user) -> bool:
+    """Key workers open their own cases; agency and partnership administrators open them for staff."""
+    return is_staff_member(user) and (
+        sees_whole_partnership(user) or user.role in CASE_HOLDING_ROLES | {Role.AGENCY_ADMIN}
+    )
+
+
+def may_open_case_for(user, key_worker) -> bool:
+    if not (may_open_cases(user) and may_hold_cases(key_worker)):
+        return False
+    if sees_whole_partnership(user) or user.pk == key_worker.pk:
+        return True
+    return user.role == Role.AGENCY_ADMIN and user.agency_id == key_worker.agency_id
+
+
+def is_case_team(user, case) -> bool:
+    """The key worker, and colleagues in the key worker's agency who work cases."""
+    if not is_staff_member(user):
+        return False
+    if user.pk == case.key_worker_id or sees_whole_partnership(user):
+        return True
+    return user.agency_id == case.agency_id and user.role in CASE_WORKING_ROLES
+
+
+def grants_in_force_q(on=None) -> Q:
+    """Accepted, in date, and (across agencies) backed by its sharing agreement, still in force."""
+    on = on or timezone.localdate()
+    agreement_ok = Q(agreement__isnull=True) | (
+        Q(agreement__revoked_at__isnull=True, agreement__starts_on__lte=on)
+        & (Q(agreement__ends_on__isnull=True) | Q(agreement__ends_on__gte=on))
+    )
+    return Q(state=Grant.State.ACCEPTED, starts_on__lte=on, ends_on__gte=on) & agreement_ok
+
+
+def grants_for(user, case) -> list[Grant]:
+    """Grants on ``case`` held by ``user`` that are in force now."""
+    if not is_staff_member(user):
+        return []
+    return list(case.grants.filter(grants_in_force_q(), invitee=user))
+
+
+def sections_visible(user, case) -> frozenset[str]:
+    """The sections of ``case`` that ``user`` may see (empty: the case is refused)."""
+    if is_case_team(user, case):
+        return ALL_SECTIONS
+    seen: set[str] = set()
+    for grant in grants_for(user, case):
+        seen |= set(grant.may_see) | set(grant.may_add)
+    return frozenset(seen)
+
+
+def sections_addable(user, case) -> frozenset[str]:
+    """The sections of a live ``case`` that ``user`` may add to."""
+    if not case.is_live:
+        return frozenset()
+    if is_case_team(user, case):
+        return ALL_SECTIONS
+    added: set[str] = set()
+    for grant in grants_for(user, case):
+        added |= set(grant.may_add)
+    return frozenset(added)
+
+
+def may_manage_case(user, case) -> bool:
+    """Status, key worker, grants and outcomes: the key worker, or an administrator over them."""
+    if not is_staff_member(user):
+        return False
+    if user.pk == case.key_worker_id or sees_whole_partnership(user):
+        return True
+    return user.role == Role.AGENCY_ADMIN and user.agency_id == case.agency_id
+
+
+def may_respond_to_grant(user, grant: Grant) -> bool:
+    if not is_staff_member(user) or grant.state != Grant.State.INVITED:
+        return False
+    if grant.invitee_id is not None:
+        return user.pk == grant.invitee_id
+    return user.agency_id == grant.agency_id and user.role in CASE_WORKING_ROLES

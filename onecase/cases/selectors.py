@@ -1,0 +1,286 @@
+"""Case reads, scoped to the user: lists, the dashboard, the API and exports start here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from onecase.accounts.models import Agency, Role
+from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
+from onecase.cases.models import LIVE_STATUSES, Action, Case, CaseEvent, Grant, Section
+from onecase.cases.rules import (
+    CASE_HOLDING_ROLES,
+    CASE_WORKING_ROLES,
+    grants_in_force_q,
+    is_case_team,
+    sections_visible,
+)
+from onecase.contacts.models import Contact
+from onecase.costs.selectors import cost_by
+from onecase.people.models import Person
+from onecase.sharing.models import Tier
+from onecase.sharing.rules import Disclosure, disclosure_for
+
+EXPIRING_DAYS = 7
+
+
+def drift_days() -> int:
+    return int(getattr(settings, "ONECASE_CASE_DRIFT_DAYS", 28))
+
+
+def cases_visible_to(user) -> QuerySet[Case]:
+    """Cases the user may open: their own, their agency's (case roles), and those they are pulled into."""
+    cases = Case.objects.select_related("key_worker", "agency", "household__address", "person")
+    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS:
+        return cases.none()
+    if sees_whole_partnership(user):
+        return cases
+    scope = Q(key_worker=user)
+    if user.role in CASE_WORKING_ROLES and user.agency_id:
+        scope |= Q(agency_id=user.agency_id)
+    pulled_in = Grant.objects.filter(grants_in_force_q(), case=OuterRef("pk"), invitee=user)
+    return cases.filter(scope | Q(Exists(pulled_in)))
+
+
+def case_for(user, pk: int) -> Case:
+    """The case, if ``user`` may see it; otherwise 404 (whether or not it exists)."""
+    case = cases_visible_to(user).filter(pk=pk).first()
+    if case is None:
+        raise Http404("No such case.")
+    return case
+
+
+def grant_for(user, case: Case, grant_pk: int) -> Grant:
+    """A grant on a case the user may see: the case team sees every grant; an invitee only their own."""
+    grant = case.grants.select_related("invitee", "agency", "case").filter(pk=grant_pk).first()
+    if grant is None or not (is_case_team(user, case) or grant.invitee_id == user.pk):
+        raise Http404("No such pull-in.")
+    return grant
+
+
+def invitation_for(user, case_pk: int, grant_pk: int) -> Grant:
+    """An invitation the user may answer (before accepting they cannot see the case itself)."""
+    grant = invitations_for(user).filter(pk=grant_pk, case_id=case_pk).first()
+    if grant is None:
+        raise Http404("No such invitation.")
+    return grant
+
+
+def invitations_for(user) -> QuerySet[Grant]:
+    """Invitations waiting for the user's answer (to them, or to any case worker of their agency)."""
+    if not is_staff_member(user) or user.role not in CASE_WORKING_ROLES:
+        return Grant.objects.none()
+    today = timezone.localdate()
+    return (
+        Grant.objects.filter(state=Grant.State.INVITED, ends_on__gte=today, case__status__in=LIVE_STATUSES)
+        .filter(Q(invitee=user) | Q(invitee__isnull=True, agency_id=user.agency_id))
+        .select_related("case", "case__key_worker", "agency")
+    )
+
+
+@dataclass
+class Entry:
+    """One line of the chronology: a contact at an agency, or an event on the case."""
+
+    at: dt.datetime
+    source: str  # "contact" or "case"
+    agency: str
+    title: str
+    detail: str = ""
+    who: str = ""
+
+
+@dataclass
+class Chronology:
+    entries: list[Entry]
+    disclosures: dict[int, Disclosure] = field(default_factory=dict)
+    withheld_agencies: int = 0
+
+
+def subject_contacts(case: Case) -> QuerySet[Contact]:
+    if case.household_id:
+        return Contact.objects.filter(household_id=case.household_id)
+    return Contact.objects.filter(person_id=case.person_id)
+
+
+def chronology_for(user, case: Case, *, limit: int = 300) -> Chronology:
+    """The subject's contacts at every agency the user may see in full, merged with case events."""
+    sections = sections_visible(user, case)
+    if not sections:
+        raise PermissionDenied("You may not see this case.")
+    events = case.events.select_related("actor", "agency").filter(Q(section="") | Q(section__in=sections))
+    entries = [
+        Entry(at=e.at, source="case", agency=e.agency.code if e.agency else "", title=e.get_kind_display(),
+              detail=e.summary, who=e.actor.username if e.actor else "system")
+        for e in events[:limit]
+    ]
+    disclosures: dict[int, Disclosure] = {}
+    withheld = 0
+    if Section.CHRONOLOGY in sections:
+        contacts = subject_contacts(case)
+        person_id = case.person_id
+        agency_ids = set(contacts.order_by().values_list("agency_id", flat=True).distinct())
+        for agency_id in agency_ids:
+            disclosures[agency_id] = disclosure_for(user, agency_id, person_id=person_id)
+        full = [a for a, d in disclosures.items() if d.tier >= Tier.FULL]
+        withheld = len(agency_ids) - len(full)
+        for c in contacts.filter(agency_id__in=full).select_related("agency", "need_category").order_by(
+            "-occurred_at"
+        )[:limit]:
+            need = c.need_category.name if c.need_category else ""
+            entries.append(Entry(at=c.occurred_at, source="contact", agency=c.agency.code,
+                                 title=c.contact_type.replace("_", " ").capitalize(),
+                                 detail=c.presenting_need + (f" ({need})" if need else "")))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return Chronology(entries=entries[:limit], disclosures=disclosures, withheld_agencies=withheld)
+
+
+@dataclass
+class CaseCosts:
+    since: dt.date
+    until: dt.date
+    rows: list[dict]
+    total_contacts: int
+    total_cost: Decimal
+    other_contacts: int = 0
+    other_cost: Decimal = Decimal("0")
+
+
+def case_costs_for(user, case: Case) -> CaseCosts:
+    """The cost of the subject's demand in the 12 months before the case opened, by agency.
+
+    Agencies the user may see only as a signpost are totalled together, not named.
+    """
+    if not sections_visible(user, case):
+        raise PermissionDenied("You may not see this case.")
+    until = case.opened_at
+    since = until - dt.timedelta(days=365)
+    contacts = subject_contacts(case).filter(occurred_at__gte=since, occurred_at__lt=until)
+    counts = dict(contacts.order_by().values("agency_id").annotate(n=Count("pk")).values_list("agency_id", "n"))
+    costs = cost_by(contacts, "agency_id")
+    agencies = {a.pk: a for a in Agency.objects.filter(pk__in=counts)}
+    rows, other_n, other_cost = [], 0, Decimal("0")
+    for agency_id, n in counts.items():
+        cost = costs.get(agency_id, Decimal("0"))
+        if disclosure_for(user, agency_id, person_id=case.person_id).tier >= Tier.SUMMARY:
+            rows.append({"agency": agencies[agency_id], "contacts": n, "cost": cost})
+        else:
+            other_n, other_cost = other_n + n, other_cost + cost
+    rows.sort(key=lambda r: (-r["cost"], r["agency"].name))
+    return CaseCosts(since=since.date(), until=until.date(), rows=rows, total_contacts=sum(counts.values()),
+                     total_cost=sum(costs.values(), Decimal("0")), other_contacts=other_n, other_cost=other_cost)
+
+
+def drift_alerts(case: Case, *, today: dt.date | None = None) -> list[str]:
+    """Why a live case is drifting: nobody on the team has worked it lately, or actions are overdue in two agencies."""
+    if not case.is_live:
+        return []
+    today = today or timezone.localdate()
+    alerts = []
+    quiet = (today - timezone.localtime(case.last_activity_at).date()).days
+    if quiet >= drift_days():
+        alerts.append(f"No one on the team has recorded anything for {quiet} days.")
+    overdue = (
+        case.actions.filter(done_at__isnull=True, due_on__lt=today).order_by().values("agency__code").distinct()
+    )
+    codes = sorted(r["agency__code"] for r in overdue)
+    if len(codes) >= 2:
+        alerts.append(f"Actions are overdue in {len(codes)} agencies: {', '.join(codes)}.")
+    return alerts
+
+
+def subject_label(case: Case) -> str:
+    if case.household_id:
+        a = case.household.address
+        return a.line or ", ".join(p for p in (a.number, a.street.title(), a.postcode) if p) or f"Household {a.pk}"
+    return f"Person {case.person_id}"
+
+
+def cases_on_subject(user, *, household_id: int | None = None, person_id: int | None = None) -> dict:
+    """Before opening: cases on the subject, on its people (or their household), visible or not.
+
+    Other agencies' cases are counted and their key worker named (a signpost), never opened.
+    """
+    if household_id is not None:
+        people = list(Person.objects.filter(household_id=household_id).values_list("pk", flat=True))
+        related = Q(household_id=household_id) | Q(person_id__in=people)
+    else:
+        household = Person.objects.filter(pk=person_id).values_list("household_id", flat=True).first()
+        related = Q(person_id=person_id) | (Q(household_id=household) if household else Q(pk__in=[]))
+    cases = Case.objects.filter(related).select_related("key_worker", "agency").order_by("-opened_at")
+    visible = set(cases_visible_to(user).filter(related).values_list("pk", flat=True))
+    return {
+        "live": [c for c in cases if c.is_live],
+        "closed": [c for c in cases if not c.is_live],
+        "all": sorted(cases, key=lambda c: (not c.is_live, -c.opened_at.timestamp())),
+        "visible": visible,
+    }
+
+
+@dataclass
+class MyCases:
+    owned: list[Case]
+    overdue: list[Action]
+    due_soon: list[Action]
+    expiring: list[Grant]
+    invitations: list[Grant]
+    pulled_into: list[Grant]
+    drifting: list[tuple[Case, list[str]]]
+    unowned: list[Case]
+
+
+def my_cases(user) -> MyCases:
+    """The key worker's dashboard: their cases, overdue actions, expiring pull-ins and invitations."""
+    today = timezone.localdate()
+    owned = list(cases_visible_to(user).filter(key_worker=user, status__in=LIVE_STATUSES)
+                 .annotate(open_actions=Count("actions", filter=Q(actions__done_at__isnull=True))))
+    actions = Action.objects.filter(owner=user, done_at__isnull=True, case__status__in=LIVE_STATUSES).select_related(
+        "case", "agency"
+    )
+    expiring = Grant.objects.filter(
+        case__key_worker=user, case__status__in=LIVE_STATUSES, state__in=[Grant.State.INVITED, Grant.State.ACCEPTED],
+        ends_on__gte=today, ends_on__lte=today + dt.timedelta(days=EXPIRING_DAYS),
+    ).select_related("case", "invitee", "agency")
+    pulled = Grant.objects.filter(grants_in_force_q(), invitee=user).select_related("case", "case__key_worker")
+    return MyCases(
+        owned=owned,
+        overdue=[a for a in actions if a.due_on < today],
+        due_soon=[a for a in actions if today <= a.due_on <= today + dt.timedelta(days=EXPIRING_DAYS)],
+        expiring=list(expiring.order_by("ends_on")),
+        invitations=list(invitations_for(user)),
+        pulled_into=list(pulled.order_by("ends_on")),
+        drifting=[(c, alerts) for c in owned if (alerts := drift_alerts(c, today=today))],
+        unowned=list(cases_without_an_owner(user)),
+    )
+
+
+def cases_without_an_owner(user) -> QuerySet[Case]:
+    """Live cases whose key worker has left or can no longer hold cases: administrators must transfer them."""
+    if not is_staff_member(user) or not (sees_whole_partnership(user) or user.role == Role.AGENCY_ADMIN):
+        return Case.objects.none()
+    cases = cases_visible_to(user).filter(status__in=LIVE_STATUSES).filter(
+        Q(key_worker__is_active=False) | ~Q(key_worker__role__in=CASE_HOLDING_ROLES)
+    )
+    return cases if sees_whole_partnership(user) else cases.filter(agency_id=user.agency_id)
+
+
+def key_workers_for(kind: str, ids: list[int]) -> dict[int, str]:
+    """{subject id: key worker username} for subjects with a live case (the demand ranking's column)."""
+    if kind not in ("household", "person") or not ids:
+        return {}
+    field_name = f"{kind}_id"
+    rows = Case.objects.filter(status__in=LIVE_STATUSES, **{f"{field_name}__in": ids}).values_list(
+        field_name, "key_worker__username"
+    )
+    return dict(rows)
+
+
+def recent_events(case: Case, n: int = 5) -> QuerySet[CaseEvent]:
+    return case.events.order_by("-at")[:n]

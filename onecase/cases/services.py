@@ -1,0 +1,400 @@
+"""Case writes. Each checks permission, records a case event and writes its audit event in one
+transaction. ``actor=None`` is a trusted operator at the command line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from onecase.accounts.models import User
+from onecase.cases.models import (
+    LIVE_STATUSES,
+    Action,
+    Case,
+    CaseEvent,
+    Flag,
+    Grant,
+    KeyWorkerSpell,
+    Need,
+    Note,
+    Outcome,
+    Section,
+    Status,
+)
+from onecase.cases.rules import (
+    CASE_WORKING_ROLES,
+    is_case_team,
+    may_hold_cases,
+    may_manage_case,
+    may_open_case_for,
+    may_respond_to_grant,
+    sections_addable,
+    sections_visible,
+)
+from onecase.contacts.models import NeedCategory, NeedKeyword
+from onecase.contacts.needs import NeedMatcher
+from onecase.people.models import Household, Person
+from onecase.sharing.models import AuditEvent
+from onecase.sharing.rules import agreements_in_force
+from onecase.sharing.services import audit_record
+
+# Which statuses a case may move to from each status.
+TRANSITIONS = {
+    Status.OPEN: {Status.ACTIVE, Status.CLOSING},
+    Status.ACTIVE: {Status.CLOSING},
+    Status.CLOSING: {Status.ACTIVE, Status.CLOSED},
+    Status.CLOSED: {Status.REOPENED},
+    Status.REOPENED: {Status.ACTIVE, Status.CLOSING},
+}
+DEFAULT_GRANT_SEE = [Section.NEEDS, Section.CHRONOLOGY, Section.NOTES, Section.ACTIONS, Section.FLAGS]
+DEFAULT_GRANT_ADD = [Section.NOTES, Section.ACTIONS]
+MAX_GRANT_DAYS = 366
+
+
+class DuplicateCase(ValidationError):
+    """A live case already exists on this subject; ``case`` is it."""
+
+    def __init__(self, case: Case):
+        super().__init__(f"{case.reference} is already open on this subject, held by {case.key_worker.username}.")
+        self.case = case
+
+
+def _audit(actor, case: Case, what: str, ip=None, **detail) -> None:
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="case", object_id=case.pk,
+                 purpose=what, ip=ip, detail=detail)
+
+
+def event_record(*, case: Case, kind: str, actor, summary: str, section: str = "") -> CaseEvent:
+    """Add an entry to the case's own history and mark the case as worked on."""
+    now = timezone.now()
+    agency = getattr(actor, "agency", None) if actor is not None else None
+    event = CaseEvent.objects.create(case=case, kind=kind, at=now, actor=actor, agency=agency, section=section,
+                                     summary=summary)
+    Case.objects.filter(pk=case.pk).update(last_activity_at=now)
+    return event
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise PermissionDenied(message)
+
+
+def _live(case: Case) -> None:
+    if case.status not in LIVE_STATUSES:
+        raise ValidationError(f"{case.reference} is closed; reopen it first.")
+
+
+def _may_add(actor, case: Case, section: str) -> None:
+    _live(case)
+    if actor is not None:
+        _require(section in sections_addable(actor, case), "You may not add to this part of the case.")
+
+
+def live_case_on(*, household_id: int | None = None, person_id: int | None = None) -> Case | None:
+    cases = Case.objects.filter(status__in=LIVE_STATUSES).select_related("key_worker")
+    if household_id is not None:
+        return cases.filter(household_id=household_id).first()
+    return cases.filter(person_id=person_id).first()
+
+
+@transaction.atomic
+def case_open(*, actor, key_worker: User, household: Household | None = None, person: Person | None = None,
+              summary: str = "", ip=None) -> Case:
+    """Open a case on a household or a person, owned by ``key_worker``. Refuses a duplicate."""
+    if (household is None) == (person is None):
+        raise ValidationError("Open a case on one household or one person.")
+    if not may_hold_cases(key_worker):
+        raise ValidationError(f"{key_worker.username} cannot hold cases: choose an active key worker or practitioner.")
+    if actor is not None:
+        _require(may_open_case_for(actor, key_worker), "You may not open a case for this key worker.")
+    # Serialise openings on the same subject so two people cannot open it at once.
+    model = Household if household else Person
+    subject = model.objects.select_for_update(of=("self",)).get(pk=(household or person).pk)
+    existing = live_case_on(household_id=household.pk if household else None,
+                            person_id=person.pk if person else None)
+    if existing is not None:
+        raise DuplicateCase(existing)
+    now = timezone.now()
+    case = Case.objects.create(
+        household=subject if household else None, person=subject if person else None, key_worker=key_worker,
+        agency=key_worker.agency, summary=summary.strip(), opened_at=now, opened_by=actor, last_activity_at=now,
+    )
+    KeyWorkerSpell.objects.create(case=case, key_worker=key_worker, started_at=now, assigned_by=actor,
+                                  reason="Case opened")
+    event_record(case=case, kind=CaseEvent.Kind.OPENED, actor=actor,
+                 summary=f"Case opened with {key_worker.username} ({key_worker.agency.code}) as key worker.")
+    _audit(actor, case, "case opened", ip, subject=case.subject_kind, subject_id=case.subject_id)
+    return case
+
+
+@transaction.atomic
+def case_transfer(*, actor, case: Case, to: User, reason: str, ip=None) -> Case:
+    """Hand the case to another key worker; the previous spell is kept."""
+    if actor is not None:
+        _require(may_manage_case(actor, case), "Only the key worker or an administrator may transfer this case.")
+    _live(case)
+    if not may_hold_cases(to):
+        raise ValidationError(f"{to.username} cannot hold cases.")
+    if to.pk == case.key_worker_id:
+        raise ValidationError("That person is already the key worker.")
+    if not reason.strip():
+        raise ValidationError("Say why the case is being transferred.")
+    now = timezone.now()
+    KeyWorkerSpell.objects.filter(case=case, ended_at__isnull=True).update(ended_at=now)
+    KeyWorkerSpell.objects.create(case=case, key_worker=to, started_at=now, assigned_by=actor, reason=reason.strip())
+    previous = case.key_worker.username
+    case.key_worker, case.agency = to, to.agency
+    case.save(update_fields=["key_worker", "agency"])
+    event_record(case=case, kind=CaseEvent.Kind.TRANSFERRED, actor=actor,
+                 summary=f"Key worker changed from {previous} to {to.username}: {reason.strip()}")
+    _audit(actor, case, "case transferred", ip, to=to.pk)
+    return case
+
+
+@transaction.atomic
+def case_set_status(*, actor, case: Case, status: str, ip=None) -> Case:
+    """Move the case through open → active → closing → closed (→ reopened)."""
+    if actor is not None:
+        _require(may_manage_case(actor, case), "Only the key worker or an administrator may change the status.")
+    status = Status(status)
+    if status not in TRANSITIONS[Status(case.status)]:
+        raise ValidationError(f"A {case.get_status_display().lower()} case cannot become {status.label.lower()}.")
+    if status == Status.CLOSED:
+        missing = case.needs.filter(outcome="").count()
+        if missing:
+            raise ValidationError(f"Record an outcome for every need before closing ({missing} without one).")
+        if not case.key_worker.is_active:
+            raise ValidationError("Transfer the case to an active key worker first.")
+    previous = case.get_status_display()
+    case.status = status
+    case.closed_at = timezone.now() if status == Status.CLOSED else None
+    case.save(update_fields=["status", "closed_at"])
+    event_record(case=case, kind=CaseEvent.Kind.STATUS, actor=actor, summary=f"{previous} → {status.label}")
+    _audit(actor, case, "status changed", ip, status=status.value)
+    return case
+
+
+def need_category_for(words: str) -> NeedCategory | None:
+    """The need category the keyword table suggests for the citizen's words."""
+    matcher = NeedMatcher(list(NeedKeyword.objects.values_list("phrase", "category_id")))
+    category_id = matcher.match(words)
+    return NeedCategory.objects.filter(pk=category_id).first() if category_id else None
+
+
+@transaction.atomic
+def need_add(*, actor, case: Case, words: str, category: NeedCategory | None = None, goal: str = "",
+             ip=None) -> Need:
+    """Record a need in the citizen's own words; uncategorised words are placed by the keyword table."""
+    _may_add(actor, case, Section.NEEDS)
+    words = words.strip()
+    if not words:
+        raise ValidationError("Write the need in the citizen's own words.")
+    need = Need.objects.create(case=case, words=words, category=category or need_category_for(words),
+                               goal=goal.strip(), created_by=actor)
+    label = need.category.name if need.category else "not yet categorised"
+    event_record(case=case, kind=CaseEvent.Kind.NEED, actor=actor, section=Section.NEEDS,
+                 summary=f"“{words}” ({label})")
+    _audit(actor, case, "need recorded", ip, need=need.pk)
+    return need
+
+
+@transaction.atomic
+def need_outcome(*, actor, need: Need, outcome: str, evidence: str, ip=None) -> Need:
+    """Record whether things are better, the same or worse for this need, with the evidence."""
+    case = need.case
+    if actor is not None:
+        _require(may_manage_case(actor, case), "Only the key worker records outcomes.")
+    _live(case)
+    outcome = Outcome(outcome)
+    if not evidence.strip():
+        raise ValidationError("Give the evidence for the outcome.")
+    need.outcome, need.outcome_evidence = outcome, evidence.strip()
+    need.save(update_fields=["outcome", "outcome_evidence"])
+    event_record(case=case, kind=CaseEvent.Kind.OUTCOME, actor=actor, section=Section.NEEDS,
+                 summary=f"“{need.words}”: {outcome.label.lower()}. {need.outcome_evidence}")
+    _audit(actor, case, "outcome recorded", ip, need=need.pk, outcome=outcome.value)
+    return need
+
+
+@transaction.atomic
+def grant_invite(*, actor, case: Case, purpose: str, ends_on: dt.date, invitee: User | None = None,
+                 agency=None, may_see: list[str] | None = None, may_add: list[str] | None = None,
+                 ip=None) -> Grant:
+    """Pull a practitioner (or any case worker of an agency) into the case, for a purpose, until a date.
+
+    Across agencies the grant needs a sharing agreement in force between them; it is recorded.
+    """
+    if actor is not None:
+        _require(actor.pk == case.key_worker_id or may_manage_case(actor, case),
+                 "Only the key worker may pull people into this case.")
+    _live(case)
+    if invitee is None and agency is None:
+        raise ValidationError("Choose a practitioner or an agency to pull in.")
+    if invitee is not None:
+        if not (invitee.is_active and invitee.role in CASE_WORKING_ROLES and invitee.agency_id):
+            raise ValidationError(f"{invitee.username} cannot be pulled into a case.")
+        if invitee.pk == case.key_worker_id:
+            raise ValidationError("The key worker is already on the case.")
+        agency = invitee.agency
+    if not purpose.strip():
+        raise ValidationError("State the purpose of the pull-in.")
+    today = timezone.localdate()
+    if ends_on < today:
+        raise ValidationError("The end date must not be in the past.")
+    if ends_on > today + dt.timedelta(days=MAX_GRANT_DAYS):
+        raise ValidationError(f"A pull-in lasts at most {MAX_GRANT_DAYS} days; invite again to extend it.")
+    may_see = list(dict.fromkeys(may_see if may_see is not None else DEFAULT_GRANT_SEE))
+    may_add = list(dict.fromkeys(may_add if may_add is not None else DEFAULT_GRANT_ADD))
+    unknown = (set(may_see) | set(may_add)) - set(Section.values)
+    if unknown:
+        raise ValidationError(f"Unknown sections: {', '.join(sorted(unknown))}.")
+    if not may_see and not may_add:
+        raise ValidationError("Choose at least one section the invitee may see.")
+    agreement = None
+    if agency.pk != case.agency_id:
+        agreement = agreements_in_force(between=(case.agency_id, agency.pk)).order_by("pk").first()
+        if agreement is None:
+            raise ValidationError(
+                f"There is no sharing agreement in force between {case.agency.code} and {agency.code}, "
+                "so they cannot be pulled in."
+            )
+    if case.grants.filter(invitee=invitee, agency=agency, state__in=[Grant.State.INVITED, Grant.State.ACCEPTED],
+                          ends_on__gte=today).exists():
+        raise ValidationError("They already have a pull-in on this case; revoke it to change it.")
+    grant = Grant.objects.create(
+        case=case, invitee=invitee, agency=agency, purpose=purpose.strip(), may_see=may_see, may_add=may_add,
+        starts_on=today, ends_on=ends_on, agreement=agreement, invited_by=actor or case.key_worker,
+    )
+    who = invitee.username if invitee else f"any case worker at {agency.code}"
+    event_record(case=case, kind=CaseEvent.Kind.GRANT_INVITED, actor=actor,
+                 summary=f"{who} ({agency.code}) invited until {ends_on:%d %B %Y}: {grant.purpose}")
+    _audit(actor, case, "pull-in invited", ip, grant=grant.pk, agency=agency.code,
+           agreement=agreement.reference if agreement else None)
+    return grant
+
+
+def _respond(actor, grant: Grant, state: str, kind: str, verb: str, ip) -> Grant:
+    grant = Grant.objects.select_for_update(of=("self",)).select_related("case").get(pk=grant.pk)
+    _require(may_respond_to_grant(actor, grant), "This invitation is not yours to answer.")
+    if grant.expired:
+        raise ValidationError("This invitation has expired.")
+    _live(grant.case)
+    grant.state = state
+    grant.responded_at = timezone.now()
+    if state == Grant.State.ACCEPTED:
+        grant.accepted_by = actor
+    if grant.invitee_id is None:
+        grant.invitee = actor
+    grant.save(update_fields=["state", "responded_at", "accepted_by", "invitee"])
+    event_record(case=grant.case, kind=kind, actor=actor, summary=f"{actor.username} ({actor.agency.code}) {verb}.")
+    _audit(actor, grant.case, f"pull-in {verb}", ip, grant=grant.pk)
+    return grant
+
+
+@transaction.atomic
+def grant_accept(*, actor, grant: Grant, ip=None) -> Grant:
+    """The invitee accepts: from now until the end date they see and add to the sections named."""
+    return _respond(actor, grant, Grant.State.ACCEPTED, CaseEvent.Kind.GRANT_ACCEPTED, "accepted", ip)
+
+
+@transaction.atomic
+def grant_decline(*, actor, grant: Grant, ip=None) -> Grant:
+    return _respond(actor, grant, Grant.State.DECLINED, CaseEvent.Kind.GRANT_DECLINED, "declined", ip)
+
+
+@transaction.atomic
+def grant_revoke(*, actor, grant: Grant, reason: str = "", ip=None) -> Grant:
+    """End a grant now. The invitee's next request is refused; what they added stays on the case."""
+    grant = Grant.objects.select_for_update(of=("self",)).select_related("case", "invitee", "agency").get(pk=grant.pk)
+    if actor is not None:
+        _require(actor.pk == grant.case.key_worker_id or may_manage_case(actor, grant.case),
+                 "Only the key worker may revoke a pull-in.")
+    if grant.state not in (Grant.State.INVITED, Grant.State.ACCEPTED):
+        raise ValidationError(f"This pull-in is already {grant.get_state_display().lower()}.")
+    grant.state, grant.revoked_at, grant.revoked_by = Grant.State.REVOKED, timezone.now(), actor
+    grant.save(update_fields=["state", "revoked_at", "revoked_by"])
+    who = grant.invitee.username if grant.invitee else grant.agency.code
+    event_record(case=grant.case, kind=CaseEvent.Kind.GRANT_REVOKED, actor=actor,
+                 summary=f"Pull-in of {who} revoked" + (f": {reason.strip()}" if reason.strip() else "."))
+    _audit(actor, grant.case, "pull-in revoked", ip, grant=grant.pk)
+    return grant
+
+
+@transaction.atomic
+def note_add(*, actor, case: Case, text: str, ip=None) -> Note:
+    """Add a note; it lands on the chronology under the author's agency."""
+    _may_add(actor, case, Section.NOTES)
+    if not text.strip():
+        raise ValidationError("Write the note.")
+    author = actor or case.key_worker
+    note = Note.objects.create(case=case, text=text.strip(), author=author, agency=author.agency)
+    event_record(case=case, kind=CaseEvent.Kind.NOTE, actor=actor, section=Section.NOTES, summary=note.text)
+    _audit(actor, case, "note added", ip, note=note.pk)
+    return note
+
+
+def _may_own_actions(user: User, case: Case) -> bool:
+    return bool(sections_visible(user, case)) and user.is_active
+
+
+@transaction.atomic
+def action_add(*, actor, case: Case, title: str, owner: User, due_on: dt.date, source: str = "", ip=None) -> Action:
+    """Add an action with an owner (someone on the case), their agency and a due date."""
+    _may_add(actor, case, Section.ACTIONS)
+    if not title.strip():
+        raise ValidationError("Say what needs to be done.")
+    if not _may_own_actions(owner, case):
+        raise ValidationError(f"{owner.username} is not on this case; pull them in first.")
+    action = Action.objects.create(case=case, title=title.strip(), owner=owner, agency=owner.agency, due_on=due_on,
+                                   created_by=actor, source=source[:200])
+    event_record(case=case, kind=CaseEvent.Kind.ACTION, actor=actor, section=Section.ACTIONS,
+                 summary=f"{action.title} — {owner.username} ({owner.agency.code}), due {due_on:%d %B %Y}"
+                 + (f" [{source}]" if source else ""))
+    _audit(actor, case, "action added", ip, action=action.pk)
+    return action
+
+
+@transaction.atomic
+def action_done(*, actor, action: Action, ip=None) -> Action:
+    case = action.case
+    if actor is not None:
+        _require(actor.pk == action.owner_id or is_case_team(actor, case), "Only the owner or the case team may.")
+    if action.done_at is not None:
+        raise ValidationError("This action is already done.")
+    action.done_at = timezone.now()
+    action.save(update_fields=["done_at"])
+    event_record(case=case, kind=CaseEvent.Kind.ACTION_DONE, actor=actor, section=Section.ACTIONS,
+                 summary=f"Done: {action.title}")
+    _audit(actor, case, "action done", ip, action=action.pk)
+    return action
+
+
+@transaction.atomic
+def flag_raise(*, actor, case: Case, kind: str, description: str, ip=None) -> Flag:
+    """Raise a risk or vulnerability flag, shown as a warning whenever the case is opened."""
+    _may_add(actor, case, Section.FLAGS)
+    if not description.strip():
+        raise ValidationError("Describe the risk or vulnerability.")
+    flag = Flag.objects.create(case=case, kind=kind, description=description.strip(),
+                               raised_by=actor or case.key_worker)
+    event_record(case=case, kind=CaseEvent.Kind.FLAG, actor=actor, section=Section.FLAGS,
+                 summary=f"{flag.get_kind_display()}: {flag.description}")
+    _audit(actor, case, "flag raised", ip, flag=flag.pk)
+    return flag
+
+
+@transaction.atomic
+def flag_remove(*, actor, flag: Flag, ip=None) -> Flag:
+    case = flag.case
+    if actor is not None:
+        _require(is_case_team(actor, case), "Only the case team may remove a flag.")
+    flag.removed_at, flag.removed_by = timezone.now(), actor
+    flag.save(update_fields=["removed_at", "removed_by"])
+    event_record(case=case, kind=CaseEvent.Kind.FLAG_REMOVED, actor=actor, section=Section.FLAGS,
+                 summary=f"Flag removed: {flag.get_kind_display()}")
+    _audit(actor, case, "flag removed", ip, flag=flag.pk)
+    return flag

@@ -1,0 +1,279 @@
+"""Meetings, their agendas, costs and overlaps, scoped to the user.
+
+Partnership administrators see every series; staff of member agencies see their series'
+meetings; analysts and auditors see costs and overlap counts across every series, never the
+households and people talked about. The command line (user None) sees everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from onecase.accounts.models import Role
+from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
+from onecase.contacts.demand import subject_labels as demand_labels
+from onecase.meetings.models import AgendaItem, Attendee, AttendeeRole, Meeting, Minutes, Series
+from onecase.meetings.rules import may_read_minutes, sees_aggregates_only
+
+PENNY = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def series_visible_to(user) -> QuerySet[Series]:
+    """Series whose meetings ``user`` may see: all for the partnership (and the command line)."""
+    if user is None or sees_whole_partnership(user):
+        return Series.objects.all()
+    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS or user.agency_id is None:
+        return Series.objects.none()
+    ids = Series.objects.filter(Q(chair_agency_id=user.agency_id) | Q(members__id=user.agency_id)).values("pk")
+    return Series.objects.filter(pk__in=ids)
+
+
+def meetings_visible_to(user) -> QuerySet[Meeting]:
+    return Meeting.objects.filter(series__in=series_visible_to(user)).select_related("series__chair_agency")
+
+
+def series_counted_for(user) -> QuerySet[Series]:
+    """Series whose costs and overlaps ``user`` may count: every series for analysts and auditors."""
+    if sees_aggregates_only(user):
+        return Series.objects.all()
+    return series_visible_to(user)
+
+
+def shows_subjects(user) -> bool:
+    """Whether ``user`` sees who was on the agenda (ids and names), not just counts."""
+    return user is None or (is_staff_member(user) and not sees_aggregates_only(user))
+
+
+def attendee_roles() -> QuerySet[AttendeeRole]:
+    """The hourly rate table (reference data, not personal)."""
+    return AttendeeRole.objects.all()
+
+
+def subject_labels(pairs) -> dict[tuple[str, int], str]:
+    """Labels for (kind, id) pairs: a household's address, a person's name as the agencies hold it."""
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for kind, pk in pairs:
+        by_kind[kind].append(pk)
+    labels = {}
+    for kind, ids in by_kind.items():
+        found = demand_labels(kind, sorted(set(ids)), names=True)
+        for pk in ids:
+            labels[(kind, pk)] = found.get(pk) or f"{kind.title()} {pk}"
+    return labels
+
+
+def meeting_detail(user, meeting: Meeting) -> dict:
+    """Everything on the meeting page: agenda (labelled, with research and decisions) and attendees."""
+    items = list(
+        meeting.agenda.select_related("case", "person", "household")
+        .prefetch_related("research__agency", "research__author", "decisions__actions__owner")
+    )
+    labels = subject_labels((i.subject_kind, i.subject_id) for i in items)
+    for item in items:
+        item.label = labels[(item.subject_kind, item.subject_id)]
+    attendees = list(meeting.attendees.select_related("agency", "role", "user"))
+    minutes = Minutes.objects.filter(meeting=meeting).prefetch_related("recipients").first()
+    return {
+        "items": items,
+        "attendees": attendees,
+        "cost": meeting_cost(attendees),
+        "hours": sum((a.hours for a in attendees), ZERO),
+        "minutes": minutes,
+        "may_read_minutes": minutes is not None and (user is None or may_read_minutes(user, minutes)),
+    }
+
+
+def meeting_cost(attendees) -> Decimal:
+    """Σ hours × the hourly rate of each attendee's role, in pounds to the penny."""
+    total = sum((a.hours * a.role.hourly_rate_gbp for a in attendees), ZERO)
+    return total.quantize(PENNY, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class MeetingCost:
+    meeting: Meeting
+    attendees: int
+    hours: Decimal
+    cost: Decimal
+    items: int
+
+
+@dataclass
+class SeriesCost:
+    series: Series
+    meetings: int = 0
+    hours: Decimal = ZERO
+    cost: Decimal = ZERO
+
+
+@dataclass
+class SubjectCost:
+    kind: str
+    subject_id: int
+    label: str = ""
+    meetings: int = 0
+    cost: Decimal = ZERO
+    cases: set = field(default_factory=set)
+
+
+@dataclass
+class CostReport:
+    meetings: list[MeetingCost]
+    series: list[SeriesCost]
+    subjects: list[SubjectCost]  # empty for analysts and auditors
+    subjects_counted: int
+    total: Decimal
+    names: bool
+
+
+def _period(meetings: QuerySet[Meeting], since: dt.date | None, until: dt.date | None) -> QuerySet[Meeting]:
+    meetings = meetings.exclude(status=Meeting.Status.CANCELLED)
+    if since:
+        meetings = meetings.filter(held_on__gte=since)
+    if until:
+        meetings = meetings.filter(held_on__lte=until)
+    return meetings
+
+
+def meeting_costs(user, *, since: dt.date | None = None, until: dt.date | None = None) -> CostReport:
+    """What the meetings cost: attendees × hours × hourly rate, per meeting, per series and per subject.
+
+    A meeting's cost is shared equally between its agenda items, so a subject's cost is the sum of
+    its shares. Cancelled meetings cost nothing. Amounts are Decimal pounds, rounded to the penny.
+    """
+    meetings = list(
+        _period(Meeting.objects.filter(series__in=series_counted_for(user)), since, until)
+        .select_related("series__chair_agency")
+        .prefetch_related(
+            Prefetch("attendees", queryset=Attendee.objects.select_related("role")),
+            Prefetch("agenda", queryset=AgendaItem.objects.only("pk", "meeting_id", "household_id", "person_id",
+                                                                "case_id")),
+        )
+        .order_by("held_on", "pk")
+    )
+    names = shows_subjects(user)
+    rows, by_series, by_subject = [], {}, {}
+    for meeting in meetings:
+        attendees = list(meeting.attendees.all())
+        items = list(meeting.agenda.all())
+        exact = sum((a.hours * a.role.hourly_rate_gbp for a in attendees), Decimal(0))
+        hours = sum((a.hours for a in attendees), ZERO)
+        rows.append(MeetingCost(meeting, len(attendees), hours, exact.quantize(PENNY, ROUND_HALF_UP), len(items)))
+        series = by_series.setdefault(meeting.series_id, SeriesCost(meeting.series))
+        series.meetings += 1
+        series.hours += hours
+        series.cost += exact
+        for item in items:
+            subject = by_subject.setdefault(
+                (item.subject_kind, item.subject_id), SubjectCost(item.subject_kind, item.subject_id)
+            )
+            subject.meetings += 1
+            subject.cost += exact / len(items)
+            if item.case_id:
+                subject.cases.add(item.case_id)
+    for series in by_series.values():
+        series.cost = series.cost.quantize(PENNY, ROUND_HALF_UP)
+    subjects = sorted(by_subject.values(), key=lambda s: (-s.cost, s.kind, s.subject_id))
+    for subject in subjects:
+        subject.cost = subject.cost.quantize(PENNY, ROUND_HALF_UP)
+    if names:
+        labels = subject_labels((s.kind, s.subject_id) for s in subjects)
+        for subject in subjects:
+            subject.label = labels[(subject.kind, subject.subject_id)]
+    total = sum((r.cost for r in rows), ZERO)
+    return CostReport(
+        meetings=rows,
+        series=sorted(by_series.values(), key=lambda s: (-s.cost, s.series.name)),
+        subjects=subjects if names else [],
+        subjects_counted=len(subjects),
+        total=total,
+        names=names,
+    )
+
+
+@dataclass
+class Listing:
+    meeting: Meeting
+    item: AgendaItem
+    via: str  # "" when the item names the subject itself, else e.g. "person 12"
+
+
+@dataclass
+class Overlap:
+    """A household or person on the agendas of more than one series in the period."""
+
+    kind: str
+    subject_id: int
+    listings: list[Listing]
+    label: str = ""
+
+    @property
+    def series(self) -> list[Series]:
+        seen: dict[int, Series] = {}
+        for listing in self.listings:
+            seen.setdefault(listing.meeting.series_id, listing.meeting.series)
+        return sorted(seen.values(), key=lambda s: s.name)
+
+
+def overlaps(user, *, since: dt.date | None = None, until: dt.date | None = None) -> list[Overlap]:
+    """Households and people talked about by different series in the period, naming the meetings.
+
+    An item about a person who lives in a household counts for that household, so a MARAC that
+    lists the mother and a team around the family that lists the family are found together.
+    Scoped as ``series_counted_for``; callers show analysts and auditors the count only.
+    """
+    items = (
+        AgendaItem.objects.filter(meeting__in=_period(Meeting.objects.filter(series__in=series_counted_for(user)),
+                                                      since, until))
+        .select_related("meeting__series__chair_agency", "person")
+        .order_by("meeting__held_on", "meeting_id", "pk")
+    )
+    grouped: dict[tuple[str, int], list[Listing]] = defaultdict(list)
+    for item in items:
+        if item.household_id:
+            key, via = ("household", item.household_id), ""
+        elif item.person.household_id:
+            key, via = ("household", item.person.household_id), f"person {item.person_id}"
+        else:
+            key, via = ("person", item.person_id), ""
+        grouped[key].append(Listing(item.meeting, item, via))
+    found = [
+        Overlap(kind, pk, listings)
+        for (kind, pk), listings in grouped.items()
+        if len({listing.meeting.series_id for listing in listings}) > 1
+    ]
+    found.sort(key=lambda o: (-len(o.series), -len(o.listings), o.kind, o.subject_id))
+    if shows_subjects(user):
+        labels = subject_labels((o.kind, o.subject_id) for o in found)
+        for overlap in found:
+            overlap.label = labels[(overlap.kind, overlap.subject_id)]
+    return found
+
+
+def minutes_for(user, meeting: Meeting) -> Minutes | None:
+    """The meeting's minutes if ``user`` may read them (named recipients and administrators)."""
+    minutes = Minutes.objects.filter(meeting=meeting).select_related("meeting__series").first()
+    if minutes is None or not (user is None or may_read_minutes(user, minutes)):
+        return None
+    return minutes
+
+
+def minutes_recipients_for(series: Series):
+    """Staff who may be sent the series' minutes: person-level roles in its member agencies."""
+    from django.contrib.auth import get_user_model
+
+    from onecase.meetings.rules import member_agency_ids
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, agency_id__in=member_agency_ids(series))
+        .exclude(role__in=[Role.ANALYST, Role.AUDITOR])
+        .select_related("agency")
+        .order_by("agency__name", "last_name", "first_name", "username")
+    )

@@ -1,0 +1,466 @@
+"""Case pages: my cases, opening a case (search before create), the case, and its forms.
+
+Each form has a page of its own, so everything works without JavaScript; services write,
+selectors read, and every view of a case is audited with the disclosures it made.
+"""
+
+import csv
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from onecase.accounts.models import Role, User
+from onecase.accounts.rules import sees_whole_partnership
+from onecase.cases import services
+from onecase.cases.models import Case, FlagKind, Outcome, Section
+from onecase.cases.rules import (
+    CASE_HOLDING_ROLES,
+    CASE_WORKING_ROLES,
+    grants_in_force_q,
+    is_case_team,
+    may_manage_case,
+    may_open_cases,
+    sections_addable,
+    sections_visible,
+)
+from onecase.cases.selectors import (
+    case_costs_for,
+    case_for,
+    cases_on_subject,
+    chronology_for,
+    drift_alerts,
+    grant_for,
+    invitation_for,
+    my_cases,
+    subject_label,
+)
+from onecase.contacts.models import NeedCategory
+from onecase.contacts.profiles import subject_profile
+from onecase.sharing.models import AuditEvent, Tier
+from onecase.sharing.services import audit_record, client_ip, disclosure_record
+from onecase.web.charts import bar_chart
+
+DATE_HINT = "For example, 2027-01-31"
+
+
+def _holders_for(user):
+    """Staff the user may make key worker: themselves, or (administrators) their agency's or anyone's."""
+    holders = User.objects.filter(is_active=True, role__in=CASE_HOLDING_ROLES, agency__isnull=False)
+    if sees_whole_partnership(user):
+        return holders.select_related("agency").order_by("agency__code", "username")
+    if user.role == Role.AGENCY_ADMIN:
+        return holders.filter(agency_id=user.agency_id).order_by("username")
+    return holders.filter(pk=user.pk)
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, user):
+        return f"{user.get_full_name() or user.username} ({user.get_role_display()}, {user.agency.code})"
+
+
+class CaseOpenForm(forms.Form):
+    key_worker = UserChoiceField(queryset=User.objects.none(), label="Key worker", empty_label=None,
+                                 help_text="The one person who owns the case")
+    summary = forms.CharField(
+        label="The real problems to solve", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="As you understand them so far; record each need in the citizen's own words next",
+    )
+
+
+class NeedForm(forms.Form):
+    words = forms.CharField(label="The need, in the citizen's own words", max_length=2000, widget=forms.Textarea,
+                            help_text="For example: help me find a job",
+                            error_messages={"required": "Enter the need in the citizen's own words"})
+    category = forms.ModelChoiceField(queryset=NeedCategory.objects.order_by("name"), required=False,
+                                      label="Need category", empty_label="Suggest one from the words",
+                                      help_text="Leave it to the keyword table, or choose")
+    goal = forms.CharField(label="Goal", required=False, max_length=2000, widget=forms.Textarea,
+                           help_text="What would be different if this were solved")
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label="Note", max_length=10000, widget=forms.Textarea,
+                           error_messages={"required": "Enter the note"})
+
+
+class ActionForm(forms.Form):
+    title = forms.CharField(label="What needs to be done", max_length=300,
+                            error_messages={"required": "Enter what needs to be done"})
+    owner = UserChoiceField(queryset=User.objects.none(), label="Owner", empty_label=None)
+    due_on = forms.DateField(label="Due date", help_text=DATE_HINT,
+                             error_messages={"required": "Enter the due date", "invalid": "Enter a real date"})
+
+
+class FlagForm(forms.Form):
+    kind = forms.ChoiceField(label="Kind of risk or vulnerability", choices=FlagKind.choices)
+    description = forms.CharField(label="Describe it", max_length=500, widget=forms.Textarea,
+                                  help_text="Everyone who opens the case sees this as a warning",
+                                  error_messages={"required": "Describe the risk or vulnerability"})
+
+
+class GrantForm(forms.Form):
+    invitee = UserChoiceField(queryset=User.objects.none(), label="Who to pull in", empty_label="Choose someone",
+                              error_messages={"required": "Choose who to pull in"})
+    purpose = forms.CharField(label="Purpose", max_length=500, widget=forms.Textarea,
+                              help_text="What you need their expertise for",
+                              error_messages={"required": "Enter the purpose"})
+    ends_on = forms.DateField(label="Until", help_text=DATE_HINT,
+                              error_messages={"required": "Enter the end date", "invalid": "Enter a real date"})
+    may_see = forms.MultipleChoiceField(label="They may see", choices=Section.choices,
+                                        widget=forms.CheckboxSelectMultiple,
+                                        error_messages={"required": "Choose at least one part they may see"})
+    may_add = forms.MultipleChoiceField(label="They may add to", choices=Section.choices, required=False,
+                                        widget=forms.CheckboxSelectMultiple)
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label="New status", choices=())
+
+
+class TransferForm(forms.Form):
+    to = UserChoiceField(queryset=User.objects.none(), label="New key worker", empty_label="Choose someone",
+                         error_messages={"required": "Choose the new key worker"})
+    reason = forms.CharField(label="Why", max_length=300, widget=forms.Textarea,
+                             error_messages={"required": "Enter why the case is moving"})
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(label="Outcome", choices=Outcome.choices, widget=forms.RadioSelect,
+                                error_messages={"required": "Choose better, the same or worse"})
+    evidence = forms.CharField(label="Evidence", max_length=2000, widget=forms.Textarea,
+                               error_messages={"required": "Enter the evidence"})
+
+
+def _subject(request):
+    """(kind, pk) from ?household= or ?person=."""
+    for kind in ("household", "person"):
+        value = request.GET.get(kind) or request.POST.get(kind)
+        if value:
+            if not value.isdigit():
+                raise Http404
+            return kind, int(value)
+    raise Http404("Choose a household or a person to open a case on.")
+
+
+@login_required
+@require_GET
+def my_cases_page(request):
+    """The key worker's dashboard: cases, overdue actions, expiring pull-ins and invitations."""
+    if not (request.user.role in CASE_WORKING_ROLES or sees_whole_partnership(request.user)):
+        raise PermissionDenied("Your role does not work cases.")
+    mine = my_cases(request.user)
+    audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="case_list", ip=client_ip(request),
+                 detail={"cases": len(mine.owned), "invitations": len(mine.invitations)})
+    return render(request, "web/cases/mine.html", {"mine": mine, "today": timezone.localdate()})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_open(request):
+    """Search before create: the subject's existing cases and linked records, then the form."""
+    if not may_open_cases(request.user):
+        raise PermissionDenied("Your role does not open cases.")
+    kind, pk = _subject(request)
+    profile = subject_profile(request.user, kind=kind, pk=pk)
+    existing = cases_on_subject(request.user, **{f"{kind}_id": pk})
+    form = CaseOpenForm(request.POST or None, initial={"key_worker": request.user.pk})
+    form.fields["key_worker"].queryset = _holders_for(request.user)
+    ip = client_ip(request)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.case_open(actor=request.user, key_worker=form.cleaned_data["key_worker"],
+                                      summary=form.cleaned_data["summary"], ip=ip, **{kind: profile.subject})
+        except services.DuplicateCase as error:
+            form.add_error("key_worker", error)
+        except ValidationError as error:
+            form.add_error("key_worker", error)
+        else:
+            messages.success(request, f"{case.reference} is open. Record what matters, in the citizen's words.")
+            return redirect("web:case", pk=case.pk)
+    audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type=kind, object_id=pk, ip=ip,
+                 purpose="search before opening a case", detail={"cases": len(existing["live"])})
+    return render(request, "web/cases/open.html", {
+        "form": form, "profile": profile, "kind": kind, "pk": pk, "existing": existing, "Tier": Tier,
+    })
+
+
+@login_required
+@require_GET
+def case_detail(request, pk: int):
+    """The case: warnings first, then what matters, actions, notes, pull-ins and the chronology."""
+    case = case_for(request.user, pk)
+    user = request.user
+    sections = sections_visible(user, case)
+    chronology = chronology_for(user, case)
+    ip = client_ip(request)
+    with transaction.atomic():
+        audit_record(user=user, action=AuditEvent.Action.VIEW, object_type="case", object_id=case.pk, ip=ip,
+                     detail={"sections": sorted(sections), "entries": len(chronology.entries)})
+        for agency_id, disclosure in chronology.disclosures.items():
+            if agency_id != user.agency_id and disclosure.tier >= Tier.FULL and case.person_id:
+                disclosure_record(user=user, person_id=case.person_id, owner_agency_id=agency_id,
+                                  disclosure=disclosure, purpose=f"case {case.reference} chronology", ip=ip)
+    team = is_case_team(user, case)
+    grants = case.grants.select_related("invitee", "agency")
+    context = {
+        "case": case,
+        "label": subject_label(case),
+        "sections": sections,
+        "addable": sections_addable(user, case),
+        "may_manage": may_manage_case(user, case),
+        "team": team,
+        "flags": case.flags.filter(removed_at__isnull=True) if Section.FLAGS in sections else [],
+        "needs": case.needs.select_related("category") if Section.NEEDS in sections else [],
+        "actions": case.actions.select_related("owner", "agency") if Section.ACTIONS in sections else [],
+        "notes": case.notes.select_related("author", "agency") if Section.NOTES in sections else [],
+        "grants": grants if team else grants.filter(invitee=user),
+        "chronology": chronology,
+        "drift": drift_alerts(case),
+        "spells": case.key_worker_spells.select_related("key_worker", "assigned_by"),
+        "Section": Section,
+    }
+    return render(request, "web/cases/detail.html", context)
+
+
+@login_required
+@require_GET
+def case_costs(request, pk: int):
+    """Pre-intervention cost: the subject's demand in the 12 months before the case opened."""
+    case = case_for(request.user, pk)
+    costs = case_costs_for(request.user, case)
+    audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="case", object_id=case.pk,
+                 purpose="case costs", ip=client_ip(request), detail={"agencies": len(costs.rows)})
+    series = [(r["agency"].code, int(r["cost"])) for r in costs.rows]
+    chart = bar_chart(series, title="Cost by agency in the 12 months before the case opened (£)")
+    return render(request, "web/cases/costs.html", {"case": case, "label": subject_label(case), "costs": costs,
+                                                     "chart": chart})
+
+
+@login_required
+@require_GET
+def case_costs_csv(request, pk: int):
+    case = case_for(request.user, pk)
+    costs = case_costs_for(request.user, case)
+    audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="case", object_id=case.pk,
+                 purpose="case costs CSV", ip=client_ip(request), detail={"agencies": len(costs.rows)})
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{case.reference}-costs.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["agency", "contacts", "cost_gbp", "since", "until"])
+    for r in costs.rows:
+        writer.writerow([r["agency"].code, r["contacts"], f"{r['cost']:.2f}", costs.since, costs.until])
+    if costs.other_contacts:
+        writer.writerow(["other agencies", costs.other_contacts, f"{costs.other_cost:.2f}", costs.since, costs.until])
+    return response
+
+
+def _form_page(request, case: Case, form, *, title: str, button: str, save, done: str):
+    """Render a one-question form page for ``case``; on a valid POST call ``save(data)`` and go back."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            save(form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, done)
+            return redirect("web:case", pk=case.pk)
+    return render(request, "web/cases/form.html", {
+        "case": case, "label": subject_label(case), "form": form, "title": title, "button": button,
+    })
+
+
+def _require(allowed: bool, message: str = "You may not do this on this case.") -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def _people_on_case(case: Case):
+    """Staff who may own an action: the key worker's agency case workers and those pulled in."""
+    pulled = case.grants.filter(grants_in_force_q()).values_list("invitee_id", flat=True)
+    return (
+        User.objects.filter(is_active=True, agency__isnull=False)
+        .filter(
+            Q(pk=case.key_worker_id)
+            | Q(agency_id=case.agency_id, role__in=CASE_WORKING_ROLES)
+            | Q(pk__in=pulled)
+        )
+        .select_related("agency")
+        .order_by("agency__code", "username")
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_need_add(request, pk: int):
+    case = case_for(request.user, pk)
+    _require(Section.NEEDS in sections_addable(request.user, case))
+    form = NeedForm(request.POST or None)
+    return _form_page(request, case, form, title="Record what matters", button="Save the need", done="Need recorded.",
+                      save=lambda d: services.need_add(actor=request.user, case=case, words=d["words"],
+                                                       category=d["category"], goal=d["goal"], ip=client_ip(request)))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_need_outcome(request, pk: int, need_pk: int):
+    case = case_for(request.user, pk)
+    _require(may_manage_case(request.user, case))
+    need = get_object_or_404(case.needs, pk=need_pk)
+    form = OutcomeForm(request.POST or None)
+    return _form_page(request, case, form, title=f"Outcome: “{need.words}”", button="Save the outcome",
+                      done="Outcome recorded.",
+                      save=lambda d: services.need_outcome(actor=request.user, need=need, outcome=d["outcome"],
+                                                           evidence=d["evidence"], ip=client_ip(request)))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_note_add(request, pk: int):
+    case = case_for(request.user, pk)
+    _require(Section.NOTES in sections_addable(request.user, case))
+    form = NoteForm(request.POST or None)
+    return _form_page(request, case, form, title="Add a note", button="Save the note", done="Note added.",
+                      save=lambda d: services.note_add(actor=request.user, case=case, text=d["text"],
+                                                       ip=client_ip(request)))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_action_add(request, pk: int):
+    case = case_for(request.user, pk)
+    _require(Section.ACTIONS in sections_addable(request.user, case))
+    form = ActionForm(request.POST or None, initial={
+        "owner": request.user.pk, "due_on": timezone.localdate() + dt.timedelta(days=14),
+    })
+    form.fields["owner"].queryset = _people_on_case(case)
+    return _form_page(request, case, form, title="Add an action", button="Save the action", done="Action added.",
+                      save=lambda d: services.action_add(actor=request.user, case=case, title=d["title"],
+                                                         owner=d["owner"], due_on=d["due_on"], ip=client_ip(request)))
+
+
+@login_required
+@require_POST
+def case_action_done(request, pk: int, action_pk: int):
+    case = case_for(request.user, pk)
+    action = get_object_or_404(case.actions, pk=action_pk)
+    try:
+        services.action_done(actor=request.user, action=action, ip=client_ip(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Action marked as done.")
+    return redirect("web:case", pk=case.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_flag_add(request, pk: int):
+    case = case_for(request.user, pk)
+    _require(Section.FLAGS in sections_addable(request.user, case))
+    form = FlagForm(request.POST or None)
+    return _form_page(request, case, form, title="Raise a risk or vulnerability flag", button="Raise the flag",
+                      done="Flag raised.",
+                      save=lambda d: services.flag_raise(actor=request.user, case=case, kind=d["kind"],
+                                                         description=d["description"], ip=client_ip(request)))
+
+
+@login_required
+@require_POST
+def case_flag_remove(request, pk: int, flag_pk: int):
+    case = case_for(request.user, pk)
+    flag = get_object_or_404(case.flags, pk=flag_pk, removed_at__isnull=True)
+    services.flag_remove(actor=request.user, flag=flag, ip=client_ip(request))
+    messages.success(request, "Flag removed.")
+    return redirect("web:case", pk=case.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_grant_add(request, pk: int):
+    """Pull someone in: a purpose, the sections they may see and add to, and an end date."""
+    case = case_for(request.user, pk)
+    _require(request.user.pk == case.key_worker_id or may_manage_case(request.user, case),
+             "Only the key worker may pull people into this case.")
+    form = GrantForm(request.POST or None, initial={
+        "ends_on": timezone.localdate() + dt.timedelta(days=30),
+        "may_see": [Section.NEEDS, Section.CHRONOLOGY, Section.NOTES, Section.ACTIONS, Section.FLAGS],
+        "may_add": [Section.NOTES, Section.ACTIONS],
+    })
+    form.fields["invitee"].queryset = (
+        User.objects.filter(is_active=True, role__in=CASE_WORKING_ROLES, agency__isnull=False)
+        .exclude(pk=case.key_worker_id).select_related("agency").order_by("agency__code", "username")
+    )
+    return _form_page(request, case, form, title="Pull someone in", button="Send the invitation",
+                      done="Invitation sent. They see the case once they accept.",
+                      save=lambda d: services.grant_invite(
+                          actor=request.user, case=case, invitee=d["invitee"], purpose=d["purpose"],
+                          ends_on=d["ends_on"], may_see=d["may_see"], may_add=d["may_add"], ip=client_ip(request)))
+
+
+@login_required
+@require_POST
+def case_grant_answer(request, pk: int, grant_pk: int, answer: str):
+    grant = invitation_for(request.user, pk, grant_pk)
+    service = services.grant_accept if answer == "accept" else services.grant_decline
+    try:
+        service(actor=request.user, grant=grant, ip=client_ip(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("web:my_cases")
+    if answer == "accept":
+        messages.success(request, "You have joined the case.")
+        return redirect("web:case", pk=pk)
+    messages.success(request, "You have declined the invitation.")
+    return redirect("web:my_cases")
+
+
+@login_required
+@require_POST
+def case_grant_revoke(request, pk: int, grant_pk: int):
+    case = case_for(request.user, pk)
+    grant = grant_for(request.user, case, grant_pk)
+    try:
+        services.grant_revoke(actor=request.user, grant=grant, ip=client_ip(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Pull-in revoked. What they added stays on the case.")
+    return redirect("web:case", pk=case.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_status(request, pk: int):
+    case = case_for(request.user, pk)
+    _require(may_manage_case(request.user, case))
+    form = StatusForm(request.POST or None)
+    form.fields["status"].choices = [(s.value, s.label) for s in sorted(services.TRANSITIONS[case.status])]
+    return _form_page(request, case, form, title="Change the status", button="Change the status",
+                      done="Status changed.",
+                      save=lambda d: services.case_set_status(actor=request.user, case=case, status=d["status"],
+                                                              ip=client_ip(request)))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_transfer(request, pk: int):
+    case = case_for(request.user, pk)
+    _require(may_manage_case(request.user, case))
+    form = TransferForm(request.POST or None)
+    form.fields["to"].queryset = (
+        User.objects.filter(is_active=True, role__in=CASE_HOLDING_ROLES, agency__isnull=False)
+        .exclude(pk=case.key_worker_id).select_related("agency").order_by("agency__code", "username")
+    )
+    return _form_page(request, case, form, title="Transfer the case", button="Transfer",
+                      done="The case has a new key worker.",
+                      save=lambda d: services.case_transfer(actor=request.user, case=case, to=d["to"],
+                                                            reason=d["reason"], ip=client_ip(request)))

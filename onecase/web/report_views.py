@@ -1,0 +1,149 @@
+"""Demand reports (failure-demand share, demands in context) and correcting one contact's classification."""
+
+import csv
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+
+from onecase.accounts.models import Role
+from onecase.contacts.models import DemandClass, NeedCategory
+from onecase.contacts.rules import may_reclassify
+from onecase.contacts.selectors import contact_for
+from onecase.contacts.services import contact_set_demand_class, contact_set_need
+from onecase.reports.demand_reports import (
+    MIN_PHRASE_COUNT,
+    demands_in_context,
+    failure_share_by_agency,
+    failure_share_by_month,
+)
+from onecase.sharing.models import AuditEvent
+from onecase.sharing.services import audit_record, client_ip
+from onecase.web.charts import bar_chart
+
+
+class PeriodForm(forms.Form):
+    since = forms.DateField(label="From", required=False, help_text="For example, 2025-04-01")
+    until = forms.DateField(label="To", required=False, help_text="For example, 2026-03-31")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "The end date must be the same as or after the start date")
+        return data
+
+
+def _period(request) -> tuple[PeriodForm, dict]:
+    if request.user.role == Role.AUDITOR:
+        raise PermissionDenied("Auditors read the audit trail, not the demand ledger.")
+    form = PeriodForm(request.GET or None)
+    period = {"since": None, "until": None}
+    if form.is_valid():
+        period.update({k: v for k, v in form.cleaned_data.items() if v})
+    return form, period
+
+
+@login_required
+@require_GET
+def failure_demand(request):
+    """Failure-demand share per agency and per month, with a chart, tables and CSV."""
+    form, period = _period(request)
+    agencies = failure_share_by_agency(request.user, **period)
+    months = failure_share_by_month(request.user, **period)
+    audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="failure_demand",
+                 ip=client_ip(request), detail={"agencies": len(agencies), "months": len(months)})
+    chart = bar_chart([(m.label, round(m.share * 100)) for m in months],
+                      title="Failure demand as a percentage of contacts, per month")
+    return render(request, "web/demand/failure.html", {
+        "form": form, "agencies": agencies, "months": months, "chart": chart, "query": request.GET.urlencode(),
+    })
+
+
+@login_required
+@require_GET
+def failure_demand_csv(request):
+    form, period = _period(request)
+    by = "month" if request.GET.get("by") == "month" else "agency"
+    rows = (failure_share_by_month if by == "month" else failure_share_by_agency)(request.user, **period)
+    audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="failure_demand",
+                 ip=client_ip(request), detail={"by": by, "rows": len(rows)})
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="failure-demand-by-{by}.csv"'
+    writer = csv.writer(response)
+    writer.writerow([by, "contacts", "failure_demand", "failure_demand_share"])
+    writer.writerows([r.label, r.contacts, r.failures, f"{r.share:.4f}"] for r in rows)
+    return response
+
+
+@login_required
+@require_GET
+def demands_context(request):
+    """The most frequent demands across the partnership, by need category and in people's own words."""
+    form, period = _period(request)
+    report = demands_in_context(request.user, **period)
+    audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="demands_in_context",
+                 ip=client_ip(request), detail={"categories": len(report.categories), "phrases": len(report.phrases)})
+    chart = bar_chart([(r.label, r.total) for r in report.categories], title="Contacts by need category")
+    return render(request, "web/demand/context.html", {
+        "form": form, "report": report, "chart": chart, "minimum": MIN_PHRASE_COUNT,
+        "query": request.GET.urlencode(),
+    })
+
+
+@login_required
+@require_GET
+def demands_context_csv(request):
+    form, period = _period(request)
+    report = demands_in_context(request.user, **period)
+    audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="demands_in_context",
+                 ip=client_ip(request), detail={"categories": len(report.categories), "phrases": len(report.phrases)})
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="demands-in-context.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["kind", "demand", "contacts", *report.agencies])
+    for kind, rows in (("need category", report.categories), ("in their words", report.phrases)):
+        for r in rows:
+            writer.writerow([kind, r.label, r.total, *(r.by_agency.get(a, 0) for a in report.agencies)])
+    return response
+
+
+class ClassifyForm(forms.Form):
+    demand_class = forms.ChoiceField(label="Demand", choices=DemandClass.choices, widget=forms.RadioSelect,
+                                     help_text="Failure demand is caused by a failure to do something, or to do "
+                                     "it right, for the citizen")
+    need_category = forms.ModelChoiceField(queryset=NeedCategory.objects.order_by("name"), required=False,
+                                           label="Need category", empty_label="Not categorised")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contact_classify(request, pk: int):
+    """Correct one contact's demand class and need category; kept and audited, and later runs leave it alone."""
+    contact = contact_for(request.user, pk)
+    if not may_reclassify(request.user, contact):
+        raise PermissionDenied("Only the contact's own agency may reclassify it.")
+    back = request.GET.get("next") or request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=False):
+        back = ""
+    form = ClassifyForm(request.POST or None, initial={"demand_class": contact.demand_class,
+                                                       "need_category": contact.need_category_id})
+    ip = client_ip(request)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            # Saving pins the classification as staff's, even when it agrees with the rule.
+            if form.cleaned_data["demand_class"] != contact.demand_class or not contact.demand_class_manual:
+                contact_set_demand_class(actor=request.user, contact=contact,
+                                         demand_class=form.cleaned_data["demand_class"], ip=ip)
+            if form.cleaned_data["need_category"] != contact.need_category or not contact.need_category_manual:
+                contact_set_need(actor=request.user, contact=contact, category=form.cleaned_data["need_category"],
+                                 ip=ip)
+        messages.success(request, "The contact's classification is saved.")
+        return redirect(back or "web:demand")
+    audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="contact", object_id=contact.pk, ip=ip)
+    return render(request, "web/demand/classify.html", {"form": form, "contact": contact, "back": back})
