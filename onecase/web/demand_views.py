@@ -15,11 +15,14 @@ from onecase.contacts.demand import demand_ranking, month_list, monthly_counts, 
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record, client_ip
 from onecase.web.charts import bar_chart, sparkline
+from onecase.web.forms import PeriodForm
 
 MONTHS = 24
 
 
-class DemandFilterForm(forms.Form):
+class DemandFilterForm(PeriodForm):
+    field_order = ["by", "order", "top", "since", "until"]
+
     by = forms.ChoiceField(
         label="Rank", choices=[("household", "Households"), ("person", "People"), ("address", "Addresses")],
         initial="household", required=False,
@@ -30,14 +33,6 @@ class DemandFilterForm(forms.Form):
     top = forms.TypedChoiceField(
         label="Show", choices=[(n, f"Top {n}") for n in (10, 20, 50, 100)], coerce=int, initial=20, required=False
     )
-    since = forms.DateField(label="From", required=False, help_text="For example, 2025-04-01")
-    until = forms.DateField(label="To", required=False, help_text="For example, 2026-03-31")
-
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            self.add_error("until", "The end date must be the same as or after the start date")
-        return data
 
 
 def _filters(request) -> tuple[DemandFilterForm, dict]:

@@ -80,3 +80,16 @@ class UploadForm(forms.Form):
         """The chosen agency's code, or None when each row names its agency."""
         code = self.cleaned_data["agency"]
         return None if code == AGENCY_IN_FILE else code
+
+
+class PeriodForm(forms.Form):
+    """An optional date range (inclusive), as the demand pages filter by."""
+
+    since = forms.DateField(label="From", required=False, help_text="For example, 2025-04-01")
+    until = forms.DateField(label="To", required=False, help_text="For example, 2026-03-31")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "The end date must be the same as or after the start date")
+        return data

@@ -54,6 +54,7 @@ from onecase.people.models import Household, Person
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record, client_ip
 from onecase.web.charts import bar_chart
+from onecase.web.forms import PeriodForm
 
 ACTION_ROWS = (1, 2)
 
@@ -423,24 +424,18 @@ def minutes_edit(request, pk: int):
 # --- overlaps and costs -----------------------------------------------------------------
 
 
-class PeriodForm(forms.Form):
+class MeetingPeriodForm(PeriodForm):
     since = forms.DateField(label="From", required=False, help_text="For example, 2026-01-01",
                             error_messages={"invalid": "Enter the date as year-month-day, for example 2026-01-01"})
     until = forms.DateField(label="To", required=False, help_text="For example, 2026-12-31",
                             error_messages={"invalid": "Enter the date as year-month-day, for example 2026-12-31"})
 
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            self.add_error("until", "The end date must be the same as or after the start date")
-        return data
 
-
-def _period(request) -> tuple[PeriodForm, dt.date, dt.date]:
+def _period(request) -> tuple[MeetingPeriodForm, dt.date, dt.date]:
     """The period asked for; by default the 12 months to today."""
     today = timezone.localdate()
     since, until = today - dt.timedelta(days=365), today
-    form = PeriodForm(request.GET or None)
+    form = MeetingPeriodForm(request.GET or None)
     if form.is_valid():
         since = form.cleaned_data.get("since") or since
         until = form.cleaned_data.get("until") or until

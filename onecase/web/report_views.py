@@ -26,17 +26,7 @@ from onecase.reports.demand_reports import (
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record, client_ip
 from onecase.web.charts import bar_chart
-
-
-class PeriodForm(forms.Form):
-    since = forms.DateField(label="From", required=False, help_text="For example, 2025-04-01")
-    until = forms.DateField(label="To", required=False, help_text="For example, 2026-03-31")
-
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            self.add_error("until", "The end date must be the same as or after the start date")
-        return data
+from onecase.web.forms import PeriodForm
 
 
 def _period(request) -> tuple[PeriodForm, dict]:

@@ -1,16 +1,9 @@
-import datetime as dt
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from onecase.cli import iso_date
 from onecase.contacts.demand import KEYS, demand_ranking
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date written YYYY-MM-DD") from None
 
 
 class Command(BaseCommand):
@@ -19,8 +12,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--by", choices=sorted(KEYS), default="household")
         parser.add_argument("--top", type=int, default=20)
-        parser.add_argument("--since", help="First date counted, YYYY-MM-DD.")
-        parser.add_argument("--until", help="Last date counted, YYYY-MM-DD.")
+        parser.add_argument("--since", type=iso_date, help="First date counted, YYYY-MM-DD.")
+        parser.add_argument("--until", type=iso_date, help="Last date counted, YYYY-MM-DD.")
         parser.add_argument("--by-cost", action="store_true", help="Order by cost instead of contacts.")
         parser.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
 
@@ -31,8 +24,8 @@ class Command(BaseCommand):
             None,
             by=by,
             top=top,
-            since=_date(since) if since else None,
-            until=_date(until) if until else None,
+            since=since,
+            until=until,
             order="cost" if by_cost else "contacts",
         )
         if as_json:

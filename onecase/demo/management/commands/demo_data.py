@@ -1,6 +1,5 @@
 """`onecase demo_data`: generate the synthetic demo partnership (see onecase/demo/generator.py) and load it."""
 
-import argparse
 import sys
 import time
 from datetime import date, timedelta
@@ -12,6 +11,7 @@ from tqdm import tqdm
 
 from onecase.accounts.models import Agency
 from onecase.accounts.services import agency_create
+from onecase.cli import iso_date
 from onecase.contacts.models import NeedCategory, NeedKeyword
 from onecase.contacts.needs import load_default_taxonomy
 from onecase.contacts.services import needs_classify
@@ -21,13 +21,6 @@ from onecase.demo.agreements import load_demo_agreements
 from onecase.demo.meetings import load_demo_meetings
 from onecase.imports.services import ImportRejected, import_contacts
 from onecase.linkage.services import link_run
-
-
-def _iso_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date written YYYY-MM-DD") from None
 
 
 class Command(BaseCommand):
@@ -40,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=generator.DEFAULT_SEED, help="Same seed, same files.")
         parser.add_argument("--people", type=int, default=generator.DEFAULT_PEOPLE, help="People in the city.")
         parser.add_argument(
-            "--end-date", type=_iso_date, default=None,
+            "--end-date", type=iso_date, default=None,
             help=f"Last day of the {generator.WINDOW_MONTHS}-month window (default: the end of last month, "
             "so the demand is recent; give a date for files that never change).",
         )

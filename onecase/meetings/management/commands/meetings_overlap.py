@@ -1,30 +1,23 @@
 """`onecase meetings_overlap`: households and people on the agendas of more than one meeting series."""
 
-import datetime as dt
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
+from onecase.cli import iso_date
 from onecase.meetings.selectors import overlaps
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date written YYYY-MM-DD") from None
 
 
 class Command(BaseCommand):
     help = "List households and people talked about by more than one meeting series, naming the meetings."
 
     def add_arguments(self, parser):
-        parser.add_argument("--since", help="First meeting date counted, YYYY-MM-DD.")
-        parser.add_argument("--until", help="Last meeting date counted, YYYY-MM-DD.")
+        parser.add_argument("--since", type=iso_date, help="First meeting date counted, YYYY-MM-DD.")
+        parser.add_argument("--until", type=iso_date, help="Last meeting date counted, YYYY-MM-DD.")
         parser.add_argument("--json", action="store_true", dest="as_json", help="Print JSON.")
 
     def handle(self, *args, since=None, until=None, as_json=False, **options):
-        found = overlaps(None, since=_date(since) if since else None, until=_date(until) if until else None)
+        found = overlaps(None, since=since, until=until)
         rows = [
             {
                 f"{o.kind}_id": o.subject_id,
