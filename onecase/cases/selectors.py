@@ -198,8 +198,7 @@ def drift_alerts(case: Case, *, today: dt.date | None = None) -> list[str]:
 
 def subject_label(case: Case) -> str:
     if case.household_id:
-        a = case.household.address
-        return a.line or ", ".join(p for p in (a.number, a.street.title(), a.postcode) if p) or f"Household {a.pk}"
+        return case.household.address.label
     return f"Person {case.person_id}"
 
 

@@ -217,9 +217,9 @@ def subject_labels(by: str, ids: list[int], *, names: bool) -> dict[int, str]:
         return {}
     if by == "household":
         households = Household.objects.filter(pk__in=ids).select_related("address")
-        return {h.pk: _address_label(h.address) for h in households}
+        return {h.pk: h.address.label for h in households}
     if by == "address":
-        return {a.pk: _address_label(a) for a in Address.objects.filter(pk__in=ids)}
+        return {a.pk: a.label for a in Address.objects.filter(pk__in=ids)}
     labels: dict[int, str] = {}
     records = (
         AgencyPerson.objects.filter(links__person_id__in=ids, links__undone_at__isnull=True)
@@ -230,13 +230,6 @@ def subject_labels(by: str, ids: list[int], *, names: bool) -> dict[int, str]:
     for person_id, given, family in records:
         labels.setdefault(person_id, f"{given} {family}".strip())
     return labels
-
-
-def _address_label(address: Address) -> str:
-    if address.line:
-        return address.line
-    parts = [address.flat and f"Flat {address.flat}", address.number, address.street.title(), address.postcode]
-    return ", ".join(p for p in parts if p) or f"Address {address.pk}"
 
 
 def subject_flags(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt.datetime, t: DemandThresholds):

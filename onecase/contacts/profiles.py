@@ -167,6 +167,5 @@ def _people(person_ids: list[int], links: dict[int, int], views: dict[int, Agenc
 
 def _label(kind: str, subject, people: list[dict]) -> str:
     if kind == "household":
-        address = subject.address
-        return address.line or ", ".join(p for p in (address.number, address.street.title(), address.postcode) if p)
+        return subject.address.label
     return people[0]["name"] if people else f"Person {subject.pk}"

@@ -41,6 +41,14 @@ class Address(models.Model):
     def __str__(self) -> str:
         return f"Address {self.pk}"
 
+    @property
+    def label(self) -> str:
+        """How pages and reports name the address: its display form, or its parts."""
+        if self.line:
+            return self.line
+        parts = [self.flat and f"Flat {self.flat}", self.number, self.street.title(), self.postcode]
+        return ", ".join(p for p in parts if p) or f"Address {self.pk}"
+
 
 class Household(models.Model):
     """The people linked to one resolved address."""
