@@ -4,6 +4,7 @@ minutes, costs pinned to the pound, overlaps (on the demo partnership) and the a
 import datetime as dt
 import io
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -319,8 +320,14 @@ def test_forms_on_the_meeting_page_write_through_services_and_audit(world, clien
     sign_in(client, users["chair_admin"])
     page = client.post(f"{base}/minutes/edit/", {"text": ""}).content.decode()
     assert "Enter the minutes" in page and "Choose who receives the minutes" in page
-    client.post(f"{base}/minutes/edit/", {"text": SECRET_MINUTES, "recipients": [users["housing_worker"].pk]})
+    housing_pk = users["housing_worker"].pk
+    checked = re.compile(r'<input[^>]*value="(\d+)" checked>')
+    page = client.post(f"{base}/minutes/edit/", {"text": "", "recipients": [housing_pk]}).content.decode()
+    assert checked.findall(page) == [str(housing_pk)]  # a choice survives the error
+    assert '<a href="#id_text">Enter the minutes</a>' in page
+    client.post(f"{base}/minutes/edit/", {"text": SECRET_MINUTES, "recipients": [housing_pk]})
     assert list(Minutes.objects.get().recipients.all()) == [users["housing_worker"]]
+    assert checked.findall(client.get(f"{base}/minutes/edit/").content.decode()) == [str(housing_pk)]
     after = AuditEvent.objects.filter(action=AuditEvent.Action.CHANGE, object_type="meeting").count()
     assert after - before == 6  # attendee, agenda item, proposal, new meeting, research, decision
     assert AuditEvent.objects.filter(action=AuditEvent.Action.CHANGE, object_type="minutes").count() == 1

@@ -416,9 +416,7 @@ def minutes_edit(request, pk: int):
             return redirect("web:meeting_minutes", pk=meeting.pk)
     if existing:
         _viewed(request, "minutes", existing.pk, meeting=meeting.pk, form="edit")
-    chosen = {str(getattr(v, "pk", v)) for v in (form["recipients"].value() or [])}
-    return render(request, "web/meetings/minutes_edit.html",
-                  {"form": form, "meeting": meeting, "chosen": chosen})
+    return render(request, "web/meetings/minutes_edit.html", {"form": form, "meeting": meeting})
 
 
 # --- overlaps and costs -----------------------------------------------------------------

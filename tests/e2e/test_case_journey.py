@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from onecase.accounts.models import User
 from onecase.cases.models import Case, Grant
@@ -92,7 +93,7 @@ def test_open_pull_in_and_revoke(page, browser, site, demo):  # noqa: F811
     page.get_by_role("link", name="Pull someone in").click()
     page.get_by_label("Until").fill("")
     page.get_by_role("button", name="Send the invitation").click()
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     assert_accessible(page, "pull someone in, with errors")
     page.get_by_label("Who to pull in").select_option(label="demo-housing (Practitioner, HOUSING)")
     page.get_by_label("Purpose").fill("Tenancy sustainment: stop the eviction")

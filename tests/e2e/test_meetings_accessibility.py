@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from onecase.accounts.models import Role
 from onecase.cases.services import case_open
@@ -70,7 +71,7 @@ def test_meetings_pages_are_accessible(page):  # noqa: F811
     page.get_by_role("link", name="Arrange a meeting of Midshire MARAC").click()
     assert_accessible(page, "arrange a meeting")
     page.get_by_role("button", name="Arrange the meeting").click()
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     assert_accessible(page, "arrange a meeting with errors")
 
     page.goto(f"/meetings/{meeting.pk}/")
@@ -92,7 +93,7 @@ def test_meetings_pages_are_accessible(page):  # noqa: F811
         if page.locator("textarea").count():
             page.locator("textarea").first.fill("")
         page.get_by_role("button", name=button).click()
-        assert page.locator(".govuk-error-summary").is_visible(), name
+        expect(page.locator(".govuk-error-summary"), name).to_be_visible()
         assert_accessible(page, f"{name} with errors")
 
     page.goto(f"/meetings/{meeting.pk}/minutes/")

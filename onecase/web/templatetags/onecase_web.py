@@ -71,3 +71,13 @@ def problem(item: dict) -> str:
         where.append(f"column {item['column']}")
     reason = item.get("reason", "")
     return f"{', '.join(where)}: {reason}" if where else reason[:1].upper() + reason[1:]
+
+
+@register.filter
+def has_chosen(field, value) -> bool:
+    """Whether choice ``value`` is the bound field's value, or one of its values (model choices by pk)."""
+    current = field.value()
+    if current is None:
+        return False
+    values = current if isinstance(current, list | tuple | set) else [current]
+    return str(value) in {str(getattr(v, "pk", v)) for v in values}
