@@ -140,6 +140,28 @@ def test_a_son_with_his_fathers_name_and_twins_stay_apart():
     assert len(households) == 1
 
 
+def test_records_that_vouch_for_a_person_outvote_one_odd_record_but_not_a_daughter():
+    common = {"line": "7 Kiln Lane", "postcode": "ST4 2AB", "family": "Hollins"}
+    dob, nhs = date(1979, 4, 12), "4857773456"
+    mum = [
+        add("ED", "M1", "Dawn", dob=dob, nhs=nhs, **common),
+        add("HOUSING", "M2", "Dawn", dob=dob, nhs=nhs, **common),
+        # Her daughter's name typed on her record: her NHS number links it all the same.
+        add("AMBULANCE", "M3", "Kayla", dob=dob, nhs=nhs, **common),
+        # No NHS number: it conflicts with the odd record, but two records vouch for it.
+        add("POLICE", "M4", "Dawn", dob=dob, **common),
+    ]
+    # The daughter shares a name with the odd record, but no record vouches for her being her mother.
+    daughter = [add("ED", "K1", "Kayla", dob=date(2005, 9, 30), nhs="9434765919", **common),
+                add("EWS", "K2", "Kayla", dob=date(2005, 9, 30), **common)]
+    background(150)
+    link_run(actor=None)
+    links = active_links()
+    assert len({links[ap.pk] for ap in mum}) == 1
+    assert len({links[ap.pk] for ap in daughter}) == 1
+    assert links[mum[0].pk] != links[daughter[0].pk]
+
+
 def test_linking_is_repeatable_and_never_alters_agency_people():
     background(400)
     records_before = list(AgencyPerson.objects.order_by("pk").values())

@@ -7,13 +7,17 @@ names present and unrelated; both dates of birth present and not explained by a 
 error, a day/month swap or a year out; two different NHS numbers) and for reviewers'
 "keep apart" decisions. Components without one are people as they are. Components with
 one are rebuilt greedily: pairs are taken from the most to the least probable, and two
-groups are joined only if no pair across them conflicts. Reviewers' "same person"
-decisions are taken first. Ties are broken by record id, so the result is repeatable.
+groups are joined only if no pair across them conflicts, or if more pairs across them
+vouch for one person (the same NHS number, or the same given name and date of birth) than
+conflict: then the few conflicting records are likelier mistyped than a family member,
+whose records would conflict with all of the person's. Reviewers' "same person"
+decisions are taken first; their "keep apart" is never outvoted. Ties are broken by
+record id, so the result is repeatable.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 import duckdb
@@ -36,6 +40,10 @@ CONFLICT_MACROS = (
         AND (year(dl) = year(dr))::INT + (month(dl) = month(dr))::INT + (day(dl) = day(dr))::INT < 2
         AND NOT (day(dl) = month(dr) AND month(dl) = day(dr))
         AND abs(dl - dr) > 31 AND levenshtein(sl, sr) > 1""",
+    # Given names (more than initials) that could be one name: the same, a nickname, a typo, or swapped.
+    r"""CREATE OR REPLACE MACRO oc_given_agree(gl, gr, grl, grr, fl, fr, fgl, fgr) AS
+        gl IS NOT NULL AND gr IS NOT NULL AND length(gl) > 1 AND length(gr) > 1
+        AND NOT oc_given_conflict(gl, gr, grl, grr, fl, fr, fgl, fgr)""",
 )
 
 MUST = 2.0  # the probability given to a reviewer's "same person" pair, above any model pair
@@ -66,22 +74,49 @@ def conflict_condition(a: str = "a", b: str = "b") -> str:
     )
 
 
+def vouch_condition(a: str = "a", b: str = "b") -> str:
+    """SQL that is true when feature rows ``a`` and ``b`` agree on what tells family members apart.
+
+    The same NHS number (or one mistyped by a digit or two); or given names (not initials)
+    that could be one name (the same, a nickname, a typo, or swapped with the family names)
+    and dates of birth both present and not in conflict, with sexes that do not differ.
+    """
+    return (
+        f"(coalesce(levenshtein({a}.nhs, {b}.nhs) <= 2, false)"
+        f" OR (oc_given_agree({a}.given, {b}.given, {a}.given_groups, {b}.given_groups, {a}.family, {b}.family,"
+        f" {a}.family_groups, {b}.family_groups)"
+        f" AND {a}.dob IS NOT NULL AND {b}.dob IS NOT NULL"
+        f" AND NOT oc_dob_conflict({a}.dob, {b}.dob, {a}.dob_s, {b}.dob_s)"
+        f" AND NOT coalesce({a}.sex <> {b}.sex, false)))"
+    )
+
+
 class Groups:
-    """Union-find over nodes, keeping members and conflicts so joins can be refused."""
+    """Union-find over nodes, keeping members, conflicts and vouching pairs so joins can be refused.
+
+    Pairs are counted: between an existing person and a new record there is one pair per
+    record of the person.
+    """
 
     def __init__(self, nodes: Iterable[int], locks: dict[int, int] | None = None):
         self.parent = {n: n for n in nodes}
         self.members = {n: [n] for n in self.parent}
         self.lock = {n: (locks or {}).get(n) for n in self.parent}
-        self.hard: dict[int, set[int]] = defaultdict(set)
-        self.soft: dict[int, set[int]] = defaultdict(set)
+        self.hard: dict[int, Counter[int]] = defaultdict(Counter)
+        self.soft: dict[int, Counter[int]] = defaultdict(Counter)
+        self.vouch: dict[int, Counter[int]] = defaultdict(Counter)
 
-    def add_conflicts(self, pairs: Iterable[tuple[int, int]], hard: bool = False) -> None:
-        target = self.hard if hard else self.soft
+    def _add(self, target: dict[int, Counter[int]], pairs: Iterable[tuple[int, int]]) -> None:
         for a, b in pairs:
             if a in self.parent and b in self.parent:
-                target[a].add(b)
-                target[b].add(a)
+                target[a][b] += 1
+                target[b][a] += 1
+
+    def add_conflicts(self, pairs: Iterable[tuple[int, int]], hard: bool = False) -> None:
+        self._add(self.hard if hard else self.soft, pairs)
+
+    def add_vouches(self, pairs: Iterable[tuple[int, int]]) -> None:
+        self._add(self.vouch, pairs)
 
     def find(self, n: int) -> int:
         root = n
@@ -91,10 +126,20 @@ class Groups:
             self.parent[n], n = root, self.parent[n]
         return root
 
-    def _clash(self, a: int, b: int, table: dict[int, set[int]]) -> bool:
+    def _count(self, a: int, b: int, table: dict[int, Counter[int]]) -> int:
+        """Pairs in ``table`` between the members of roots ``a`` and ``b``."""
         small, large = (a, b) if len(self.members[a]) <= len(self.members[b]) else (b, a)
         other = set(self.members[large])
-        return any(table.get(x) and not table[x].isdisjoint(other) for x in self.members[small])
+        return sum(n for x in self.members[small] if x in table for y, n in table[x].items() if y in other)
+
+    def _refused(self, a: int, b: int, must: bool) -> bool:
+        """Never across a hard conflict; across soft ones only if ``must`` or outvoted by vouching pairs."""
+        if self._count(a, b, self.hard):
+            return True
+        if must:
+            return False
+        conflicts = self._count(a, b, self.soft)
+        return conflicts > 0 and conflicts >= self._count(a, b, self.vouch)
 
     def join(self, x: int, y: int, *, must: bool = False) -> bool:
         a, b = self.find(x), self.find(y)
@@ -102,7 +147,7 @@ class Groups:
             return True
         if self.lock[a] is not None and self.lock[b] is not None and self.lock[a] != self.lock[b]:
             return False
-        if self._clash(a, b, self.hard) or (not must and self._clash(a, b, self.soft)):
+        if self._refused(a, b, must):
             return False
         if a > b:
             a, b = b, a
@@ -121,17 +166,20 @@ def greedy(
     *,
     soft: Iterable[tuple[int, int]] = (),
     hard: Iterable[tuple[int, int]] = (),
+    vouch: Iterable[tuple[int, int]] = (),
     locks: dict[int, int] | None = None,
 ) -> dict[int, int]:
     """Join nodes along ``edges`` (probability, a, b), most probable first, refusing conflicting joins.
 
     ``hard`` pairs (reviewers' decisions) are never joined; ``soft`` pairs (conflicting
-    features) are not joined except along an edge of probability ``MUST``. Nodes with
-    different ``locks`` (existing people) are never joined. Returns node -> group root.
+    features) are not joined except along an edge of probability ``MUST``, or when more
+    ``vouch`` pairs (agreeing identity features) than soft ones lie across the two groups.
+    Nodes with different ``locks`` (existing people) are never joined. Returns node -> group root.
     """
     groups = Groups(nodes, locks)
     groups.add_conflicts(hard, hard=True)
     groups.add_conflicts(soft)
+    groups.add_vouches(vouch)
     for p, a, b in sorted(edges, key=lambda e: (-e[0], min(e[1], e[2]), max(e[1], e[2]))):
         groups.join(a, b, must=p >= MUST)
     return groups.roots()

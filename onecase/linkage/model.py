@@ -51,7 +51,10 @@ class SwappedNamesLevel(ComparisonLevelCreator):
         similar = "jaro_winkler_similarity" if duck else "jaro_winkler"
 
         def related(a: str, b: str, ga: str, gb: str) -> str:
-            return f"({a} = {b} OR {similar}({a}, {b}) >= 0.92 OR coalesce({overlap}({ga}, {gb}), false))"
+            return (
+                f"({a} = {b} OR levenshtein({a}, {b}) <= 1 OR {similar}({a}, {b}) >= 0.92"
+                f" OR coalesce({overlap}({ga}, {gb}), false))"
+            )
 
         return (
             f"{related('given_l', 'family_r', 'given_groups_l', 'family_groups_r')} AND "
@@ -194,6 +197,7 @@ def blocking_rules() -> list:
         block_on("given_key", "family", "month(dob)", "day(dob)"),
         block_on("dob", "family"),
         block_on("dob", "given_key"),
+        block_on("dob", "postcode"),  # both names wrong: swapped and mistyped
         block_on("postcode", "given_key"),
         block_on("postcode", "family", "substr(given, 1, 1)"),
         block_on("postcode", "number", "substr(given, 1, 1)"),

@@ -295,6 +295,13 @@ class Runner:
                 WHERE c.comp = d.comp AND c.comp IN (SELECT comp FROM onecase_conflicts)"""  # noqa: S608
         ).fetchall()
         conflicts = self.con.sql("SELECT a, b, hard FROM onecase_conflicts").fetchall()
+        # Pairs that vouch for one person, which can outvote a few conflicting ones.
+        vouches = self.con.sql(
+            f"""SELECT p.a, p.b FROM onecase_comp_pairs p
+                JOIN {FEATURES} a ON a.unique_id = p.a JOIN {FEATURES} b ON b.unique_id = p.b
+                WHERE p.comp IN (SELECT comp FROM onecase_conflicts WHERE NOT hard)
+                  AND {clustering.vouch_condition()}"""  # noqa: S608
+        ).fetchall()
         members = self.con.sql(
             "SELECT unique_id FROM onecase_comp WHERE comp IN (SELECT comp FROM onecase_conflicts)"
         ).fetchall()
@@ -303,6 +310,7 @@ class Runner:
             [(p, a, b) for _, a, b, p in conflicted],
             soft=[(a, b) for a, b, hard in conflicts if not hard],
             hard=[(a, b) for a, b, hard in conflicts if hard],
+            vouch=vouches,
         )
         self.counts["conflicted_components"] = len({c[0] for c in conflicts})
         _arrow(self.con, "onecase_regrouped", pa.table({
@@ -390,14 +398,18 @@ class Runner:
         _arrow(self.con, "onecase_comp", pa.table({
             "unique_id": pa.array([r[0] for r in rows], pa.int64()), "comp": pa.array([r[1] for r in rows], pa.int64()),
         }))
-        soft = self.con.sql(
-            f"""SELECT a.unique_id, b.unique_id
-                FROM onecase_comp ca JOIN onecase_comp cb ON ca.comp = cb.comp AND ca.unique_id < cb.unique_id
-                JOIN {FEATURES} a ON a.unique_id = ca.unique_id JOIN {FEATURES} b ON b.unique_id = cb.unique_id
-                WHERE (ca.unique_id IN (SELECT unique_id FROM onecase_new)
-                       OR cb.unique_id IN (SELECT unique_id FROM onecase_new))
-                  AND {clustering.conflict_condition()}"""  # noqa: S608
+        compared = self.con.sql(
+            f"""SELECT * FROM (
+                    SELECT a.unique_id AS a, b.unique_id AS b, {clustering.conflict_condition()} AS conflict,
+                           {clustering.vouch_condition()} AS vouch
+                    FROM onecase_comp ca JOIN onecase_comp cb ON ca.comp = cb.comp AND ca.unique_id < cb.unique_id
+                    JOIN {FEATURES} a ON a.unique_id = ca.unique_id JOIN {FEATURES} b ON b.unique_id = cb.unique_id
+                    WHERE (ca.unique_id IN (SELECT unique_id FROM onecase_new)
+                           OR cb.unique_id IN (SELECT unique_id FROM onecase_new))
+                ) WHERE conflict OR vouch"""  # noqa: S608
         ).fetchall()
+        soft = [(a, b) for a, b, conflict, _ in compared if conflict]
+        vouch = [(a, b) for a, b, _, vouches in compared if vouches]
 
         def node_pairs(pairs):
             out = []
@@ -408,7 +420,7 @@ class Runner:
             return out
 
         roots = clustering.greedy(
-            list(comp_of), edges, soft=node_pairs(soft), hard=node_pairs(self.apart),
+            list(comp_of), edges, soft=node_pairs(soft), hard=node_pairs(self.apart), vouch=node_pairs(vouch),
             locks={n: -n for n in comp_of if n < 0},
         )
         members: dict[int, list[int]] = defaultdict(list)
