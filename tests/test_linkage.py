@@ -140,6 +140,17 @@ def test_a_son_with_his_fathers_name_and_twins_stay_apart():
     assert len(households) == 1
 
 
+def test_a_twins_record_without_a_given_name_is_not_taken_for_the_twin_of_the_other_sex():
+    common = {"line": "9 Kiln Lane", "postcode": "ST4 2AB", "family": "Pointon", "dob": date(2016, 3, 3)}
+    sister = [add(a, f"A{a}", "Ruby", sex="F", **common) for a in ("ED", "EWS")]
+    brother = add("AMBULANCE", "N1", "", sex="M", **common)  # his only record, without his name
+    background(150)
+    link_run(actor=None)
+    links = active_links()
+    assert len({links[ap.pk] for ap in sister}) == 1
+    assert links[brother.pk] != links[sister[0].pk]
+
+
 def test_records_that_vouch_for_a_person_outvote_one_odd_record_but_not_a_daughter():
     common = {"line": "7 Kiln Lane", "postcode": "ST4 2AB", "family": "Hollins"}
     dob, nhs = date(1979, 4, 12), "4857773456"

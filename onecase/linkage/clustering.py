@@ -58,15 +58,20 @@ def conflict_condition(a: str = "a", b: str = "b") -> str:
     """SQL that is true when feature rows ``a`` and ``b`` cannot be the same person.
 
     The same NHS number (or one mistyped by a digit or two) never conflicts. Otherwise
-    dates of birth that cannot be the same date always conflict. Unrelated given names
+    dates of birth that cannot be the same date always conflict, and so do different sexes
+    unless the given names show the same person (a twin's record without a given name is
+    not taken for the other twin). Unrelated given names
     conflict unless both dates of birth are present and agree, the sexes do not differ and
     the names start alike: then the names are more likely a nickname the table does not
     know than twins. Different NHS numbers are left to the model's weights: agencies
     mistype them.
     """
     dob_conflict = f"oc_dob_conflict({a}.dob, {b}.dob, {a}.dob_s, {b}.dob_s)"
+    given_agree = (f"oc_given_agree({a}.given, {b}.given, {a}.given_groups, {b}.given_groups, {a}.family, {b}.family,"
+                   f" {a}.family_groups, {b}.family_groups)")
     return (
         f"(coalesce(levenshtein({a}.nhs, {b}.nhs) > 2, true) AND ({dob_conflict}"
+        f" OR (coalesce({a}.sex <> {b}.sex, false) AND NOT {given_agree})"
         f" OR (oc_given_conflict({a}.given, {b}.given, {a}.given_groups, {b}.given_groups, {a}.family, {b}.family,"
         f" {a}.family_groups, {b}.family_groups)"
         f" AND (NOT ({a}.dob IS NOT NULL AND {b}.dob IS NOT NULL AND NOT {dob_conflict})"
