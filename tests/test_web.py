@@ -315,6 +315,20 @@ def test_imports_list_is_scoped(client, agency_admin, partnership_admin):
     assert "fire.csv" in html and "police.csv" in html
 
 
+def test_imports_list_pages_from_newer_to_older(client, agency_admin, monkeypatch):
+    from onecase.web import views
+
+    monkeypatch.setattr(views, "JOBS_PER_PAGE", 1)
+    sign_in(client, agency_admin)
+    upload(client, VALID, name="first.csv")
+    upload(client, VALID.replace("R1", "S1"), name="second.csv")
+    newest = client.get(reverse("web:import_list")).content.decode()
+    assert "second.csv" in newest and "first.csv" not in newest
+    assert 'href="?page=2" rel="next"' in newest and "Older" in newest and "Newer" not in newest
+    older = client.get(reverse("web:import_list") + "?page=2").content.decode()
+    assert "first.csv" in older and 'href="?page=1" rel="prev"' in older and "Newer" in older
+
+
 def test_admin_pages_and_read_only_audit(client, partnership_admin):
     partnership_admin.is_staff = partnership_admin.is_superuser = True
     partnership_admin.save()
