@@ -11,11 +11,13 @@ and failure demand), as they follow a link run.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from onecase.exports import csv_writer
 from onecase.linkage.models import DecisionPair, LinkDecision, LinkRun, ReviewItem
 from onecase.linkage.rules import may_review_linkage, may_review_records, may_run_linkage
 from onecase.people.models import AgencyPerson, Person, PersonLink
@@ -292,15 +294,13 @@ def links_export(*, actor, path) -> int:
 
     Partnership-wide, so only for the command line or partnership administrators; audited.
     """
-    import csv
-
     from django.db import connection
 
     if actor is not None and not may_run_linkage(actor):
         raise PermissionDenied("Only partnership administrators may export the links.")
     count = 0
     with open(path, "w", newline="", encoding="utf-8") as handle, connection.cursor() as cursor:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         writer.writerow(EXPORT_COLUMNS)
         cursor.execute(
             """SELECT a.code, ap.person_ref, l.person_id, p.household_id, l.match_probability
@@ -313,7 +313,7 @@ def links_export(*, actor, path) -> int:
         while rows := cursor.fetchmany(10_000):
             for code, ref, person, household, probability in rows:
                 writer.writerow((code, ref, person or "", household or "",
-                                 "" if probability is None else f"{probability:.6f}"))
+                                 "" if probability is None else Decimal(f"{probability:.6f}")))
             count += len(rows)
     with transaction.atomic():
         audit_record(user=actor, action=AuditEvent.Action.EXPORT, object_type="links", object_id="all",

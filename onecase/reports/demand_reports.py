@@ -17,8 +17,9 @@ from onecase.accounts.models import Agency
 from onecase.contacts.demand import demand_scope, ledger_for
 from onecase.contacts.models import DemandClass, NeedCategory
 
-# A presenting need is listed in the citizen's words only when this many contacts use them,
-# so a phrase that could identify someone never appears.
+# A presenting need is listed in the citizen's words only when this many different people used
+# them (small-number suppression), so a phrase that could identify someone never appears, however
+# often one person said it.
 MIN_PHRASE_COUNT = 5
 
 
@@ -79,6 +80,8 @@ class ContextRow:
 
 @dataclass
 class DemandsInContext:
+    """Need categories count contacts; phrases count different people (small numbers left out)."""
+
     agencies: list[str]
     categories: list[ContextRow]
     phrases: list[ContextRow]
@@ -88,8 +91,38 @@ def _phrase(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().lower().replace("’", "'")).rstrip(".!")
 
 
+def _phrase_rows(contacts, codes: dict[int, str]) -> list[ContextRow]:
+    """The phrases used by at least MIN_PHRASE_COUNT different people, with people per agency.
+
+    A person is the linked person, or the agency's own record where linkage has not found one;
+    however many contacts one person made, they count once. A phrase with fewer contacts than
+    the minimum cannot reach it, so only the people behind the others are read.
+    """
+    used = contacts.exclude(presenting_need="")
+    wording: dict[str, str] = {}
+    contacts_per_phrase: Counter = Counter()
+    for text, n in used.values_list("presenting_need").annotate(n=Count("pk")).iterator():
+        wording[text] = _phrase(text)
+        contacts_per_phrase[wording[text]] += n
+    frequent = {phrase for phrase, n in contacts_per_phrase.items() if n >= MIN_PHRASE_COUNT}
+    people: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    for text, agency_id, person_id, agency_person_id in (
+        used.values_list("presenting_need", "agency_id", "person_id", "agency_person_id").distinct().iterator()
+    ):
+        if wording.get(text) in frequent:
+            who = ("person", person_id) if person_id is not None else ("agency person", agency_person_id)
+            people[wording[text]][codes[agency_id]].add(who)
+    rows = []
+    for phrase, by_agency in people.items():
+        total = len(set().union(*by_agency.values()))
+        if total >= MIN_PHRASE_COUNT:
+            rows.append(ContextRow(phrase, total, {code: len(who) for code, who in sorted(by_agency.items())}))
+    return rows
+
+
 def demands_in_context(user, *, since=None, until=None, top: int = 25) -> DemandsInContext:
-    """What people ask for, by need category and in their own most frequent words, per agency."""
+    """What people ask for, per agency: contacts by need category, and the most frequent presenting
+    needs in people's own words counted as different people, each used by at least MIN_PHRASE_COUNT."""
     contacts = _counted(user, since, until)
     codes = dict(Agency.objects.values_list("pk", "code"))
     names = dict(NeedCategory.objects.values_list("pk", "name"))
@@ -97,19 +130,12 @@ def demands_in_context(user, *, since=None, until=None, top: int = 25) -> Demand
     for row in contacts.values("need_category_id", "agency_id").annotate(n=Count("pk")):
         label = names.get(row["need_category_id"], "Not yet categorised")
         categories[label][codes[row["agency_id"]]] += row["n"]
-    phrases: dict[str, Counter] = defaultdict(Counter)
-    for text, agency_id, n in (
-        contacts.exclude(presenting_need="").values("presenting_need", "agency_id").annotate(n=Count("pk"))
-        .values_list("presenting_need", "agency_id", "n").iterator()
-    ):
-        phrases[_phrase(text)][codes[agency_id]] += n
+    category_rows = [ContextRow(k, sum(c.values()), dict(sorted(c.items()))) for k, c in categories.items()]
+    phrase_rows = _phrase_rows(contacts, codes)
 
-    def rows(counters: dict[str, Counter], minimum: int = 0) -> list[ContextRow]:
-        found = [ContextRow(k, sum(c.values()), dict(sorted(c.items()))) for k, c in counters.items()]
-        found = [r for r in found if r.total >= minimum]
+    def top_rows(found: list[ContextRow]) -> list[ContextRow]:
         return sorted(found, key=lambda r: (-r.total, r.label))[:top]
 
-    category_rows = rows(categories)
-    phrase_rows = rows(phrases, MIN_PHRASE_COUNT)
+    category_rows, phrase_rows = top_rows(category_rows), top_rows(phrase_rows)
     agencies = sorted({code for r in category_rows + phrase_rows for code in r.by_agency})
     return DemandsInContext(agencies=agencies, categories=category_rows, phrases=phrase_rows)

@@ -3,7 +3,6 @@
 Every function checks permission and writes its audit event in the same transaction.
 """
 
-import csv
 import datetime as dt
 import io
 import json
@@ -16,6 +15,7 @@ from django.utils import timezone
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.contacts.models import Contact
+from onecase.exports import csv_text
 from onecase.people.models import AgencyPerson
 from onecase.sharing.models import (
     Agreement,
@@ -241,14 +241,6 @@ def may_export_sar(user, person_id: int) -> bool:
     return user.role == Role.DPO and user.agency_id in person_agency_ids(person_id)
 
 
-def _csv(header, rows) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 SAR_IDENTITY = ("given_name", "family_name", "date_of_birth", "sex", "address_line", "postcode", "uprn", "nhs_number")
 SAR_CONTACT = ("contact_type", "presenting_need", "outcome", "staff_role", "address_line", "postcode")
 
@@ -265,16 +257,16 @@ def sar_export(*, actor, person, purpose: str = "Subject access request", ip=Non
     contacts = Contact.objects.filter(agency_person__in=records).select_related("agency").order_by("occurred_at")
     events = AuditEvent.objects.filter(object_type="person", object_id=str(person.pk)).order_by("at")
     files = {
-        "agency_records.csv": _csv(
+        "agency_records.csv": csv_text(
             ("agency", "person_ref", *SAR_IDENTITY),
             ((r.agency.code, r.person_ref, *(getattr(r, f) for f in SAR_IDENTITY)) for r in records),
         ),
-        "contacts.csv": _csv(
+        "contacts.csv": csv_text(
             ("agency", "record_id", "occurred_at", *SAR_CONTACT),
             ((c.agency.code, c.record_id, c.occurred_at.isoformat(), *(getattr(c, f) for f in SAR_CONTACT))
              for c in contacts),
         ),
-        "disclosures.csv": _csv(
+        "disclosures.csv": csv_text(
             ("at", "username", "agency", "role", "action", "purpose", "agreement"),
             ((e.at.isoformat(), e.username, e.agency_code, e.role, e.action, e.purpose, e.detail.get("agreement") or "")
              for e in events),

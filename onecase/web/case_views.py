@@ -4,8 +4,8 @@ Each form has a page of its own, so everything works without JavaScript; service
 selectors read, and every view of a case is audited with the disclosures it made.
 """
 
-import csv
 import datetime as dt
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -45,11 +45,13 @@ from onecase.cases.selectors import (
 )
 from onecase.contacts.models import NeedCategory
 from onecase.contacts.profiles import subject_profile
+from onecase.exports import csv_response
 from onecase.sharing.models import AuditEvent, Tier
 from onecase.sharing.services import audit_record, client_ip, disclosure_record
 from onecase.web.charts import bar_chart
 
 DATE_HINT = "For example, 2027-01-31"
+PENNY = Decimal("0.01")
 
 
 def _holders_for(user):
@@ -252,14 +254,13 @@ def case_costs_csv(request, pk: int):
     costs = case_costs_for(request.user, case)
     audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="case", object_id=case.pk,
                  purpose="case costs CSV", ip=client_ip(request), detail={"agencies": len(costs.rows)})
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{case.reference}-costs.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_response(f"{case.reference}-costs.csv")
     writer.writerow(["agency", "contacts", "cost_gbp", "since", "until"])
     for r in costs.rows:
-        writer.writerow([r["agency"].code, r["contacts"], f"{r['cost']:.2f}", costs.since, costs.until])
+        writer.writerow([r["agency"].code, r["contacts"], r["cost"].quantize(PENNY), costs.since, costs.until])
     if costs.other_contacts:
-        writer.writerow(["other agencies", costs.other_contacts, f"{costs.other_cost:.2f}", costs.since, costs.until])
+        writer.writerow(["other agencies", costs.other_contacts, costs.other_cost.quantize(PENNY), costs.since,
+                         costs.until])
     return response
 
 

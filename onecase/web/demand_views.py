@@ -1,17 +1,17 @@
 """The demand dashboard and the household and person profiles."""
 
-import csv
 import datetime as dt
+from decimal import Decimal
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from onecase.cases.rules import may_open_cases
 from onecase.contacts.demand import demand_ranking, month_list, monthly_counts, partnership_monthly
+from onecase.exports import csv_response
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record, client_ip
 from onecase.web.charts import bar_chart, sparkline
@@ -99,14 +99,14 @@ def demand_csv(request):
     _, params = _filters(request)
     rows, months, series = _ranking(request, params)
     key = f"{params['by']}_id"
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="demand-{params["by"]}-{dt.date.today()}.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_response(f"demand-{params['by']}-{dt.date.today()}.csv")
     writer.writerow([key, "label", "contacts_total", "distinct_agencies", "cost_gbp", "failure_demand_share",
                      "first_contact", "last_contact", "flags", "contacts_by_agency", *months])
     for row in rows:
-        writer.writerow([row[key], row["label"], row["contacts_total"], row["distinct_agencies"], row["cost_gbp"],
-                         row["failure_demand_share"], row["first_contact"], row["last_contact"], " ".join(row["flags"]),
+        # The cost goes out as a number, so a spreadsheet adds it up (only text is neutralised).
+        writer.writerow([row[key], row["label"], row["contacts_total"], row["distinct_agencies"],
+                         Decimal(row["cost_gbp"]), row["failure_demand_share"], row["first_contact"],
+                         row["last_contact"], " ".join(row["flags"]),
                          " ".join(f"{c}={n}" for c, n in row["contacts_by_agency"].items()),
                          *series.get(row[key], [])])
     audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="demand", ip=client_ip(request),
@@ -119,9 +119,7 @@ def demand_csv(request):
 def demand_trend_csv(request):
     """The partnership's contacts per month, as CSV (the data behind the trend chart)."""
     months = month_list(timezone.localdate(), MONTHS)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="contacts-per-month.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_response("contacts-per-month.csv")
     writer.writerow(["month", "contacts"])
     writer.writerows(partnership_monthly(request.user, months=months))
     return response

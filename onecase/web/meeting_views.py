@@ -4,7 +4,6 @@ Thin: reads come from ``meetings.selectors``, writes go through ``meetings.servi
 page that shows who is on an agenda is audited.
 """
 
-import csv
 import datetime as dt
 from decimal import Decimal
 
@@ -14,13 +13,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from onecase.accounts.models import Agency
 from onecase.cases.rules import sections_visible
+from onecase.exports import csv_response
 from onecase.meetings.models import AgendaItem, Meeting, MeetingType
 from onecase.meetings.rules import (
     may_add_research,
@@ -475,9 +474,7 @@ def cost_csv(request):
     """The cost tables as CSV: one row per meeting, per series and (for those who may see them) per subject."""
     _, since, until = _period(request)
     report = meeting_costs(request.user, since=since, until=until)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="meeting-costs-{since}-to-{until}.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_response(f"meeting-costs-{since}-to-{until}.csv")
     writer.writerow(["level", "series", "meeting_id", "date", "subject", "subject_id", "meetings", "attendees",
                      "hours", "cost_gbp"])
     for row in report.meetings:

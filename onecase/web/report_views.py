@@ -1,13 +1,12 @@
 """Demand reports (failure-demand share, demands in context) and correcting one contact's classification."""
 
-import csv
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
@@ -17,6 +16,7 @@ from onecase.contacts.models import DemandClass, NeedCategory
 from onecase.contacts.rules import may_reclassify
 from onecase.contacts.selectors import contact_for
 from onecase.contacts.services import contact_set_demand_class, contact_set_need
+from onecase.exports import csv_response
 from onecase.reports.demand_reports import (
     MIN_PHRASE_COUNT,
     demands_in_context,
@@ -63,11 +63,9 @@ def failure_demand_csv(request):
     rows = (failure_share_by_month if by == "month" else failure_share_by_agency)(request.user, **period)
     audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="failure_demand",
                  ip=client_ip(request), detail={"by": by, "rows": len(rows)})
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="failure-demand-by-{by}.csv"'
-    writer = csv.writer(response)
+    response, writer = csv_response(f"failure-demand-by-{by}.csv")
     writer.writerow([by, "contacts", "failure_demand", "failure_demand_share"])
-    writer.writerows([r.label, r.contacts, r.failures, f"{r.share:.4f}"] for r in rows)
+    writer.writerows([r.label, r.contacts, r.failures, Decimal(f"{r.share:.4f}")] for r in rows)
     return response
 
 
@@ -93,13 +91,13 @@ def demands_context_csv(request):
     report = demands_in_context(request.user, **period)
     audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="demands_in_context",
                  ip=client_ip(request), detail={"categories": len(report.categories), "phrases": len(report.phrases)})
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="demands-in-context.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["kind", "demand", "contacts", *report.agencies])
-    for kind, rows in (("need category", report.categories), ("in their words", report.phrases)):
+    response, writer = csv_response("demands-in-context.csv")
+    # Need categories count contacts; phrases count different people, so each row says which.
+    writer.writerow(["kind", "demand", "counted", "total", *report.agencies])
+    for kind, counted, rows in (("need category", "contacts", report.categories),
+                                ("in their words", "people", report.phrases)):
         for r in rows:
-            writer.writerow([kind, r.label, r.total, *(r.by_agency.get(a, 0) for a in report.agencies)])
+            writer.writerow([kind, r.label, counted, r.total, *(r.by_agency.get(a, 0) for a in report.agencies)])
     return response
 
 
