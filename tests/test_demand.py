@@ -92,7 +92,7 @@ def test_scope_voluntary_partner_counts_only_what_agreements_allow(city):
     assert row["contacts_by_agency"] == {"FOODBANK": 2}
     housing = UserFactory(agency=Agency.objects.get(code="HOUSING"), role=Role.KEY_WORKER)
     agreement_create(actor=None, reference="ISA", title="t", lawful_basis="public_task", purposes="p",
-                     data_categories=["contacts"], starts_on=dt.date(2020, 1, 1),
+                     data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
                      parties={Agency.objects.get(code="HOUSING"): Tier.SUMMARY,
                               Agency.objects.get(code="POLICE"): Tier.SUMMARY})
     top = demand_ranking(housing, by="household", now=NOW)[0]

@@ -36,7 +36,8 @@ from onecase.meetings.services import (
     series_create,
 )
 from onecase.people.models import Address, AgencyPerson, Household, Person, PersonLink
-from onecase.sharing.models import AuditEvent
+from onecase.sharing.models import AuditEvent, Tier
+from onecase.sharing.services import agreement_create
 from tests.auth import sign_in
 from tests.factories import AgencyFactory, UserFactory
 
@@ -267,6 +268,12 @@ def test_staff_see_their_series_meetings_and_analysts_see_counts_only(world, cli
         assert client.get(f"/api/v1/meetings/{meeting.pk}").status_code == 404
         assert client.get("/api/v1/meetings").json()["results"] == []
     sign_in(client, users["housing_worker"])
+    # Housing holds no record of her: without an agreement covering identity she is not named.
+    page = client.get(f"/meetings/{meeting.pk}/").content.decode()
+    assert "Quorn" not in page and "A person your agency holds no record of" in page
+    agreement_create(actor=None, reference="MARAC-ISA", title="MARAC protocol", lawful_basis="law_enforcement",
+                     purposes="Safety planning", data_categories=["identity", "contacts"],
+                     starts_on=dt.date(2020, 1, 1), parties={world["police"]: Tier.FULL, world["housing"]: Tier.FULL})
     views = AuditEvent.objects.filter(action=AuditEvent.Action.VIEW, object_type="meeting").count()
     page = client.get(f"/meetings/{meeting.pk}/").content.decode()
     assert "Dana Quorn" in page and "Risk to a child" in page

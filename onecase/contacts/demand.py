@@ -21,11 +21,13 @@ from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member
 from onecase.contacts.models import Contact, DemandClass, DemandCount, DemandTotal
 from onecase.costs.models import UnitCost
 from onecase.costs.selectors import cost_by
-from onecase.people.models import Address, AgencyPerson, Household
+from onecase.people.models import Address, Household
 from onecase.sharing.models import Tier
 from onecase.sharing.rules import disclosure_for
+from onecase.sharing.selectors import known_addresses, known_households, person_names
 
 KEYS = {"household": "household_id", "person": "person_id", "address": "address_id"}
+NOT_NAMED = {"household": "Address not recorded", "person": "Name not recorded", "address": "Address not recorded"}
 ASB_WORDS = ("asb",)
 
 
@@ -126,7 +128,7 @@ def demand_ranking(
     by_agency: dict[int, dict[str, int]] = {i: {} for i in ids}
     for row in ranked.order_by().values(key, "agency__code").annotate(n=Count("pk")):
         by_agency[row[key]][row["agency__code"]] = row["n"]
-    labels = subject_labels(by, ids, names=scope.names)
+    labels = subject_labels(user, by, ids, names=scope.names)
     key_workers = _key_workers(by, ids)
     # Flags look back from the end of the period asked for, or from now.
     as_at = now or timezone.now()
@@ -139,7 +141,7 @@ def demand_ranking(
     return [
         {
             f"{by}_id": r[key],
-            "label": labels.get(r[key], f"{by.title()} {r[key]}"),
+            "label": labels.get(r[key], NOT_NAMED[by] if scope.names else f"{by.title()} {r[key]}"),
             "contacts_total": r["total"],
             "contacts_by_agency": dict(sorted(by_agency[r[key]].items())),
             "distinct_agencies": r["agencies"],
@@ -211,25 +213,17 @@ def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(max(day, EARLIEST), dt.time()))
 
 
-def subject_labels(by: str, ids: list[int], *, names: bool) -> dict[int, str]:
-    """{id: label}: a household's or address's address, a person's newest name ({} without names)."""
+def subject_labels(user, by: str, ids: list[int], *, names: bool = True) -> dict[int, str]:
+    """{id: label} for the subjects among ``ids`` that ``user`` may identify (None: the command line):
+    a household's or address's address, a person's best name. {} without names."""
     if not names or not ids:
         return {}
     if by == "household":
-        households = Household.objects.filter(pk__in=ids).select_related("address")
+        households = Household.objects.filter(pk__in=known_households(user, ids)).select_related("address")
         return {h.pk: h.address.label for h in households}
     if by == "address":
-        return {a.pk: a.label for a in Address.objects.filter(pk__in=ids)}
-    labels: dict[int, str] = {}
-    records = (
-        AgencyPerson.objects.filter(links__person_id__in=ids, links__undone_at__isnull=True)
-        .exclude(family_name="")
-        .order_by("-identity_as_of")
-        .values_list("links__person_id", "given_name", "family_name")
-    )
-    for person_id, given, family in records:
-        labels.setdefault(person_id, f"{given} {family}".strip())
-    return labels
+        return {a.pk: a.label for a in Address.objects.filter(pk__in=known_addresses(user, ids))}
+    return person_names(user, ids)
 
 
 def subject_flags(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt.datetime, t: DemandThresholds):

@@ -21,7 +21,14 @@ from onecase.contacts.models import Contact, DemandClass
 from onecase.costs.selectors import cost_by
 from onecase.people.models import AgencyPerson, Household, Person, PersonLink
 from onecase.sharing.models import Tier
-from onecase.sharing.rules import Disclosure, disclosure_for
+from onecase.sharing.rules import Disclosure, disclosure_for, identity_agency_ids, identity_raised_for
+from onecase.sharing.selectors import (
+    involved_agencies,
+    known_households,
+    known_people,
+    people_holding_own_records,
+    person_names,
+)
 
 
 @dataclass
@@ -47,7 +54,6 @@ class Profile:
     agencies: list[AgencyView]
     people: list[dict]
     chronology: list[Contact]
-    hidden_agencies: int
 
     @property
     def has_records(self) -> bool:
@@ -81,35 +87,51 @@ def may_view_profiles(user) -> bool:
 
 
 def subject_profile(user, *, kind: str, pk: int, chronology_limit: int = 500) -> Profile:
-    """The profile of household or person ``pk`` as ``user`` may see it. Raises Http404/PermissionDenied."""
+    """The profile of household or person ``pk`` as ``user`` may see it. Raises Http404/PermissionDenied.
+
+    A subject the user may not identify answers exactly as one that does not exist. Another
+    agency's involvement is shown at its tier when its records identify the person to the user,
+    and otherwise only as a signpost about a person the user's own agency holds a record of.
+    """
     if not may_view_profiles(user):
         raise PermissionDenied("Your role sees aggregate figures only.")
     if kind == "household":
-        subject = Household.objects.select_related("address").filter(pk=pk).first()
-        person_ids = list(Person.objects.filter(household_id=pk).values_list("pk", flat=True)) if subject else []
+        if not known_households(user, [pk]):
+            raise Http404
+        subject = Household.objects.select_related("address").get(pk=pk)
+        members = list(Person.objects.filter(household_id=pk).values_list("pk", flat=True))
         contacts = Contact.objects.filter(household_id=pk)
     elif kind == "person":
-        subject = Person.objects.filter(pk=pk).first()
-        person_ids = [pk]
+        if not known_people(user, [pk]):
+            raise Http404
+        subject = Person.objects.get(pk=pk)
+        members = [pk]
         contacts = Contact.objects.filter(person_id=pk)
     else:
         raise Http404
-    if subject is None:
-        raise Http404
+    person_ids = sorted(known_people(user, members))
     links = dict(
-        PersonLink.objects.filter(person_id__in=person_ids, undone_at__isnull=True).values_list(
+        PersonLink.objects.filter(person_id__in=members, undone_at__isnull=True).values_list(
             "agency_person_id", "person_id"
         )
     )
     records = list(links)
-    agency_ids = set(contacts.values_list("agency_id", flat=True).distinct()) | set(
-        AgencyPerson.objects.filter(pk__in=records).values_list("agency_id", flat=True)
-    )
-    views = {
-        a.pk: AgencyView(agency=a, disclosure=disclosure_for(user, a.pk, person_id=pk if kind == "person" else None))
-        for a in Agency.objects.filter(pk__in=agency_ids).order_by("name")
-    }
-    views = {k: v for k, v in views.items() if v.tier >= Tier.SIGNPOST}
+    held: dict[int, set[int]] = defaultdict(set)  # agency id → the subject's people it holds records of
+    for record_id, agency_id in AgencyPerson.objects.filter(pk__in=records).values_list("pk", "agency_id"):
+        held[agency_id].add(links[record_id])
+    for agency_id, person_id in contacts.order_by().values_list("agency_id", "person_id").distinct():
+        held[agency_id].add(person_id)
+    signposted = people_holding_own_records(user, members)
+    identifying = identity_agency_ids(user)
+    raised = identity_raised_for(user).get(pk, frozenset()) if kind == "person" else frozenset()
+    views = {}
+    for agency in Agency.objects.filter(pk__in=held).order_by("name"):
+        disclosure = disclosure_for(user, agency.pk, person_id=pk if kind == "person" else None)
+        identifies = identifying is None or agency.pk in identifying or raised is None or agency.pk in raised
+        if identifies and disclosure.tier >= Tier.SUMMARY:
+            views[agency.pk] = AgencyView(agency=agency, disclosure=disclosure)
+        elif held[agency.pk] & signposted:
+            views[agency.pk] = AgencyView(agency=agency, disclosure=Disclosure(Tier.SIGNPOST, basis="signpost"))
     counted = [k for k, v in views.items() if v.tier >= Tier.SUMMARY]
     for row in (
         contacts.filter(agency_id__in=counted)
@@ -125,7 +147,7 @@ def subject_profile(user, *, kind: str, pk: int, chronology_limit: int = 500) ->
         views[agency_id].needs[need or "Not yet categorised"] += 1
 
     full = [k for k, v in views.items() if v.tier >= Tier.FULL]
-    people = _people(person_ids, links, views)
+    people = _people(user, person_ids)
     for record in AgencyPerson.objects.filter(pk__in=records, agency_id__in=full).select_related("agency"):
         views[record.agency_id].records.append(record)
     chronology = list(
@@ -133,7 +155,6 @@ def subject_profile(user, *, kind: str, pk: int, chronology_limit: int = 500) ->
             :chronology_limit
         ]
     )
-    hidden = len(agency_ids) - len(views)
     return Profile(
         kind=kind,
         subject=subject,
@@ -141,31 +162,24 @@ def subject_profile(user, *, kind: str, pk: int, chronology_limit: int = 500) ->
         agencies=list(views.values()),
         people=people,
         chronology=chronology,
-        hidden_agencies=hidden,
     )
 
 
-def _people(person_ids: list[int], links: dict[int, int], views: dict[int, AgencyView]) -> list[dict]:
-    """Each person, named by their newest record at an agency the user may see, and its agencies."""
-    by_person: dict[int, list[AgencyPerson]] = defaultdict(list)
-    visible = AgencyPerson.objects.filter(pk__in=list(links), agency_id__in=list(views)).select_related("agency")
-    for record in visible.order_by("-identity_as_of", "pk"):
-        by_person[links[record.pk]].append(record)
-    people = []
-    for person_id in person_ids:
-        known = by_person.get(person_id, [])
-        named = next((r for r in known if r.family_name or r.given_name), None)
-        people.append(
-            {
-                "id": person_id,
-                "name": f"{named.given_name} {named.family_name}".strip() if named else f"Person {person_id}",
-                "agencies": sorted({r.agency.code for r in known}),
-            }
-        )
-    return people
+def _people(user, person_ids: list[int]) -> list[dict]:
+    """Each person the user may identify, by their best name, with the agencies they may see involved."""
+    names = person_names(user, person_ids)
+    agencies = involved_agencies(user, person_ids)
+    return [
+        {
+            "id": person_id,
+            "name": names.get(person_id, "Name not recorded"),
+            "agencies": [a.name for a in agencies.get(person_id, [])],
+        }
+        for person_id in person_ids
+    ]
 
 
 def _label(kind: str, subject, people: list[dict]) -> str:
     if kind == "household":
         return subject.address.label
-    return people[0]["name"] if people else f"Person {subject.pk}"
+    return people[0]["name"] if people else "Name not recorded"

@@ -19,6 +19,7 @@ from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole
 from onecase.contacts.demand import subject_labels as demand_labels
 from onecase.meetings.models import AgendaItem, Attendee, AttendeeRole, Meeting, Minutes, Series
 from onecase.meetings.rules import may_read_minutes, sees_aggregates_only
+from onecase.sharing.selectors import known_households, known_people
 
 PENNY = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -55,16 +56,25 @@ def attendee_roles() -> QuerySet[AttendeeRole]:
     return AttendeeRole.objects.all()
 
 
-def subject_labels(pairs) -> dict[tuple[str, int], str]:
-    """Labels for (kind, id) pairs: a household's address, a person's name as the agencies hold it."""
+UNKNOWN_SUBJECT = {"household": "A household your agency holds no record of",
+                   "person": "A person your agency holds no record of"}
+
+
+def subject_labels(user, pairs) -> dict[tuple[str, int], str]:
+    """Labels for (kind, id) pairs as ``user`` may identify them (None: the command line): a
+    household's address, a person's best name; a subject they may not identify is not described."""
     by_kind: dict[str, list[int]] = defaultdict(list)
     for kind, pk in pairs:
         by_kind[kind].append(pk)
     labels = {}
     for kind, ids in by_kind.items():
-        found = demand_labels(kind, sorted(set(ids)), names=True)
+        found = demand_labels(user, kind, sorted(set(ids)))
+        known = (known_households if kind == "household" else known_people)(user, ids)
         for pk in ids:
-            labels[(kind, pk)] = found.get(pk) or f"{kind.title()} {pk}"
+            labels[(kind, pk)] = found.get(pk) or (
+                ("Name not recorded" if kind == "person" else "Address not recorded") if pk in known
+                else UNKNOWN_SUBJECT.get(kind, "Not known to your agency")
+            )
     return labels
 
 
@@ -74,7 +84,7 @@ def meeting_detail(user, meeting: Meeting) -> dict:
         meeting.agenda.select_related("case", "person", "household")
         .prefetch_related("research__agency", "research__author", "decisions__actions__owner")
     )
-    labels = subject_labels((i.subject_kind, i.subject_id) for i in items)
+    labels = subject_labels(user, [(i.subject_kind, i.subject_id) for i in items])
     for item in items:
         item.label = labels[(item.subject_kind, item.subject_id)]
     attendees = list(meeting.attendees.select_related("agency", "role", "user"))
@@ -183,7 +193,7 @@ def meeting_costs(user, *, since: dt.date | None = None, until: dt.date | None =
     for subject in subjects:
         subject.cost = subject.cost.quantize(PENNY, ROUND_HALF_UP)
     if names:
-        labels = subject_labels((s.kind, s.subject_id) for s in subjects)
+        labels = subject_labels(user, [(s.kind, s.subject_id) for s in subjects])
         for subject in subjects:
             subject.label = labels[(subject.kind, subject.subject_id)]
     total = sum((r.cost for r in rows), ZERO)
@@ -250,7 +260,7 @@ def overlaps(user, *, since: dt.date | None = None, until: dt.date | None = None
     ]
     found.sort(key=lambda o: (-len(o.series), -len(o.listings), o.kind, o.subject_id))
     if shows_subjects(user):
-        labels = subject_labels((o.kind, o.subject_id) for o in found)
+        labels = subject_labels(user, [(o.kind, o.subject_id) for o in found])
         for overlap in found:
             overlap.label = labels[(overlap.kind, overlap.subject_id)]
     return found

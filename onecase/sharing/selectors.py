@@ -1,13 +1,16 @@
 """Audit and disclosure reads, scoped to who may see them."""
 
+from collections import Counter, defaultdict
+
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from onecase.accounts.models import Role
+from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
-from onecase.people.models import PersonLink
+from onecase.contacts.models import Contact
+from onecase.people.models import Address, Household, Person, PersonLink
 from onecase.sharing.models import Agreement, Alert, AuditEvent
-from onecase.sharing.rules import may_read_audit
+from onecase.sharing.rules import identity_agency_ids, identity_raised_for, may_read_audit
 
 PERSON_VIEWS = (AuditEvent.Action.VIEW, AuditEvent.Action.DISCLOSE, AuditEvent.Action.EXPORT)
 
@@ -80,3 +83,129 @@ def unusual_access(*, since=None, threshold: int = 50) -> list[dict]:
         .order_by("-people")
     )
     return list(rows)
+
+
+# What identifies a person to a viewer. Every name, address, date of birth and agency involvement
+# shown about a person comes through these, so the rule (``sharing.rules.identity_agency_ids``)
+# holds on every page, list, export and API response.
+
+
+def identifying_links(user) -> QuerySet[PersonLink]:
+    """Current links whose agency record may identify its person to ``user``."""
+    links = PersonLink.objects.filter(undone_at__isnull=True)
+    if user is None:
+        return links
+    agencies = identity_agency_ids(user)
+    if agencies is None:
+        return links
+    allowed = Q(agency_person__agency_id__in=sorted(agencies))
+    for person_id, raised in identity_raised_for(user).items():
+        allowed |= Q(person_id=person_id) if raised is None else Q(
+            person_id=person_id, agency_person__agency_id__in=sorted(raised)
+        )
+    return links.filter(allowed)
+
+
+def _sees_all(user) -> bool:
+    return user is None or identity_agency_ids(user) is None
+
+
+def known_people(user, ids) -> set[int]:
+    """The people among ``ids`` whom ``user`` may identify. Others answer as if they did not exist."""
+    ids = list(ids)
+    if not ids:
+        return set()
+    if _sees_all(user):
+        return set(Person.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    return set(identifying_links(user).filter(person_id__in=ids).values_list("person_id", flat=True).distinct())
+
+
+def known_households(user, ids) -> set[int]:
+    """The households among ``ids`` with at least one person ``user`` may identify."""
+    ids = list(ids)
+    if not ids:
+        return set()
+    if _sees_all(user):
+        return set(Household.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    return set(
+        identifying_links(user).filter(person__household_id__in=ids)
+        .values_list("person__household_id", flat=True).distinct()
+    )
+
+
+def known_addresses(user, ids) -> set[int]:
+    """The addresses among ``ids`` that a record identifying someone to ``user`` places them at."""
+    ids = list(ids)
+    if not ids:
+        return set()
+    if _sees_all(user):
+        return set(Address.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    links = identifying_links(user)
+    found = set(links.filter(address_id__in=ids).values_list("address_id", flat=True).distinct())
+    found |= set(links.filter(person__household__address_id__in=ids)
+                 .values_list("person__household__address_id", flat=True).distinct())
+    agencies = identity_agency_ids(user) if user is not None else None
+    contacts = Contact.objects.filter(address_id__in=ids)
+    if agencies is not None:
+        contacts = contacts.filter(agency_id__in=sorted(agencies))
+    found |= set(contacts.order_by().values_list("address_id", flat=True).distinct())
+    return found
+
+
+def person_names(user, ids) -> dict[int, str]:
+    """{person id: name} from the records that identify each person to ``user``: the most common
+    spelling across those records, ties going to the most recent. People without one are left out."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    spellings: dict[int, Counter] = defaultdict(Counter)
+    newest: dict[tuple[int, str], object] = {}
+    rows = identifying_links(user).filter(person_id__in=ids).values_list(
+        "person_id", "agency_person__given_name", "agency_person__family_name", "agency_person__identity_as_of"
+    )
+    for person_id, given, family, as_of in rows:
+        name = " ".join(part for part in (given.strip(), family.strip()) if part)
+        if not name:
+            continue
+        spellings[person_id][name] += 1
+        if (person_id, name) not in newest or (as_of and as_of > newest[(person_id, name)]):
+            newest[(person_id, name)] = as_of
+    names = {}
+    for person_id, counts in spellings.items():
+        names[person_id] = max(
+            counts, key=lambda n: (counts[n], newest[(person_id, n)] is not None, newest[(person_id, n)] or 0, n)
+        )
+    return names
+
+
+def people_holding_own_records(user, ids) -> set[int]:
+    """The people among ``ids`` of whom ``user``'s own agency holds a record (every one, for the
+    partnership): only about them may a signpost name the other agencies involved."""
+    ids = list(ids)
+    if not ids or user is None or not is_staff_member(user):
+        return set(ids) if user is None else set()
+    links = PersonLink.objects.filter(undone_at__isnull=True, person_id__in=ids)
+    if not sees_whole_partnership(user):
+        links = links.filter(agency_person__agency_id=user.agency_id)
+    return set(links.values_list("person_id", flat=True).distinct())
+
+
+def involved_agencies(user, person_ids) -> dict[int, list[Agency]]:
+    """{person id: agencies whose involvement ``user`` may see}: those whose records identify the
+    person to them, and, for people their own agency holds, every agency holding a record (a signpost)."""
+    person_ids = list(person_ids)
+    if not person_ids:
+        return {}
+    identifying = set(identifying_links(user).filter(person_id__in=person_ids).values_list("pk", flat=True))
+    signposted = people_holding_own_records(user, person_ids)
+    found: dict[int, set[int]] = defaultdict(set)
+    for pk, person_id, agency_id in PersonLink.objects.filter(
+        undone_at__isnull=True, person_id__in=person_ids
+    ).values_list("pk", "person_id", "agency_person__agency_id"):
+        if pk in identifying or person_id in signposted:
+            found[person_id].add(agency_id)
+    agencies = {a.pk: a for a in Agency.objects.filter(pk__in={a for ids in found.values() for a in ids})}
+    return {
+        person_id: sorted((agencies[a] for a in found.get(person_id, ())), key=lambda a: a.name)
+        for person_id in person_ids
+    }
