@@ -116,7 +116,9 @@ def _phrase_rows(contacts, codes: dict[int, str]) -> list[ContextRow]:
     for phrase, by_agency in people.items():
         total = len(set().union(*by_agency.values()))
         if total >= MIN_PHRASE_COUNT:
-            rows.append(ContextRow(phrase, total, {code: len(who) for code, who in sorted(by_agency.items())}))
+            # An agency's own figure is left out below the minimum too, so it cannot single anyone out.
+            rows.append(ContextRow(phrase, total, {code: len(who) for code, who in sorted(by_agency.items())
+                                                   if len(who) >= MIN_PHRASE_COUNT}))
     return rows
 
 
