@@ -31,7 +31,7 @@ def test_partnership_admin_revokes_an_agreement_and_the_next_request_is_refused(
         "purposes": "p", "data_categories": '["contacts"]', "starts_on": "2020-01-01", "ends_on": "",
         "review_on": "", "signed_document_ref": "", "revoked_reason": "Housing withdrew from the protocol",
         "parties-TOTAL_FORMS": "2", "parties-INITIAL_FORMS": "2", "parties-MIN_NUM_FORMS": "0",
-        "parties-MAX_NUM_FORMS": "1000",
+        "parties-MAX_NUM_FORMS": "1000", "opened_version": agreement.version,
     }
     for n, party in enumerate(agreement.parties.order_by("pk")):
         form.update({f"parties-{n}-id": party.pk, f"parties-{n}-agreement": agreement.pk,

@@ -243,13 +243,14 @@ def test_web_journey_leaves_audit_events(client, team):
     assert grant.may_see == ["needs", "chronology", "notes"]
     officer = sign_in(client.__class__(), team["officer"])
     assert b"Invitations to join a case" in officer.get("/cases/").content
-    assert officer.post(f"/cases/{case.pk}/pull-in/{grant.pk}/accept/").status_code == 302
+    assert officer.post(f"/cases/{case.pk}/pull-in/{grant.pk}/accept/", {"version": grant.version}).status_code == 302
     officer.post(f"/cases/{case.pk}/notes/new/", {"text": "Visited"})
     officer.post(f"/cases/{case.pk}/actions/new/", {"title": "Payment plan", "owner": team["officer"].pk,
                                                     "due_on": ends})
     page = client.get(f"/cases/{case.pk}/")
     assert b"Visited" in page.content and b"Payment plan" in page.content
-    client.post(f"/cases/{case.pk}/pull-in/{grant.pk}/revoke/")
+    grant.refresh_from_db()
+    client.post(f"/cases/{case.pk}/pull-in/{grant.pk}/revoke/", {"version": grant.version})
     assert officer.get(f"/cases/{case.pk}/").status_code == 404
     changes = AuditEvent.objects.filter(object_type="case", object_id=str(case.pk), action=AuditEvent.Action.CHANGE)
     assert sorted(changes.values_list("purpose", flat=True)) == sorted([

@@ -59,6 +59,7 @@ _case = {
     "web:case_status": "/cases/{case}/status/",
     "web:case_transfer": "/cases/{case}/transfer/",
     "api:case": "/api/v1/cases/{case}",
+    "api:case_need": "/api/v1/cases/{case}/needs/{need}",
     "api:case_chronology": "/api/v1/cases/{case}/chronology",
     "api:case_grants": "/api/v1/cases/{case}/grants",
     "api:case_grant": "/api/v1/cases/{case}/grants/{grant}",

@@ -147,26 +147,28 @@ def test_reject_and_confirm_on_the_pair_page_then_undo(client, family):
     assert views(admin, "review_item").filter(object_id=str(first.pk)).count() == 1
 
     # No choice: an error summary, nothing decided.
-    response = client.post(reverse("web:review_item", args=[first.pk]), {"note": "unsure"})
+    response = client.post(reverse("web:review_item", args=[first.pk]), {"note": "unsure", "version": first.version})
     assert response.status_code == 200
     assert "Select whether these records are about the same person" in response.content.decode()
     assert 'href="#id_decision"' in response.content.decode()
     assert LinkDecision.objects.count() == 0
 
     a, b = first.agency_person_a_id, first.agency_person_b_id
-    response = client.post(reverse("web:review_item", args=[first.pk]), {"decision": "reject"})
+    response = client.post(reverse("web:review_item", args=[first.pk]), {"decision": "reject",
+                                                                          "version": first.version})
     assert response.status_code == 302
     assert response["Location"] == reverse("web:review_item", args=[queue[1].pk])  # the next pair
     first.refresh_from_db()
     assert first.status == ReviewItem.Status.REJECTED
     assert active_links()[a] != active_links()[b]
-    again = client.post(reverse("web:review_item", args=[first.pk]), {"decision": "confirm"})
+    again = client.post(reverse("web:review_item", args=[first.pk]), {"decision": "confirm", "version": first.version})
     assert again.status_code == 200 and "already been decided" in again.content.decode()
 
     # Jonathan and Jack are now kept apart: confirming another of their pairs is refused, with the reason.
     second = queue[1]
     c, d = second.agency_person_a_id, second.agency_person_b_id
-    refused = client.post(reverse("web:review_item", args=[second.pk]), {"decision": "confirm"})
+    refused = client.post(reverse("web:review_item", args=[second.pk]), {"decision": "confirm",
+                                                                         "version": second.version})
     assert refused.status_code == 200 and "An earlier decision keeps some of these records apart" in (
         refused.content.decode())
     rejected = LinkDecision.objects.get(kind=LinkDecision.Kind.REJECT)
@@ -175,7 +177,7 @@ def test_reject_and_confirm_on_the_pair_page_then_undo(client, family):
     assert listing.status_code == 200 and body.count("Undo<span") == 1
     assert admin.username in body and "Rejected: not the same person" in body
     assert views(admin, "link_decisions").count() == 1
-    response = client.post(reverse("web:review_undo", args=[rejected.pk]))
+    response = client.post(reverse("web:review_undo", args=[rejected.pk]), {"version": rejected.version})
     assert response.status_code == 302 and response["Location"] == reverse("web:review_decisions")
     rejected.refresh_from_db()
     first.refresh_from_db()
@@ -183,18 +185,21 @@ def test_reject_and_confirm_on_the_pair_page_then_undo(client, family):
     assert first.status == ReviewItem.Status.OPEN
 
     people_before = partnership_totals()["people"]
-    response = client.post(reverse("web:review_item", args=[second.pk]), {"decision": "confirm", "note": "same"})
+    second.refresh_from_db()
+    response = client.post(reverse("web:review_item", args=[second.pk]), {"decision": "confirm", "note": "same",
+                                                                          "version": second.version})
     assert response.status_code == 302
     assert active_links()[c] == active_links()[d]
     # The person emptied by the merge is kept, but no longer counted.
     assert partnership_totals()["people"] == people_before - 1
     assert partnership_totals()["people"] == Person.objects.filter(links__undone_at__isnull=True).distinct().count()
     confirmed = LinkDecision.objects.get(kind=LinkDecision.Kind.CONFIRM)
-    client.post(reverse("web:review_undo", args=[confirmed.pk]))
+    client.post(reverse("web:review_undo", args=[confirmed.pk]), {"version": confirmed.version})
     assert active_links()[c] != active_links()[d]
     assert partnership_totals()["people"] == people_before
     assert "undone" in client.get(reverse("web:review_decisions")).content.decode()
-    response = client.post(reverse("web:review_undo", args=[confirmed.pk]), follow=True)
+    confirmed.refresh_from_db()
+    response = client.post(reverse("web:review_undo", args=[confirmed.pk]), {"version": confirmed.version}, follow=True)
     assert "already been undone" in response.content.decode()
 
 
@@ -222,7 +227,7 @@ def test_contacts_and_failure_demand_follow_a_split_and_its_undo(client):
     assert Contact.objects.get(record_id="C2").demand_class == "value"  # no longer a repeat
 
     decision = LinkDecision.objects.get()
-    client.post(reverse("web:review_undo", args=[decision.pk]))
+    client.post(reverse("web:review_undo", args=[decision.pk]), {"version": decision.version})
     assert Contact.objects.get(record_id="C1").person_id == person
     assert Contact.objects.get(record_id="C2").demand_class == "failure"
 

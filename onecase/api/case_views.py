@@ -1,17 +1,24 @@
-"""Cases over the API: open, read, chronology, and pull-in grants. Thin: services write, selectors read."""
+"""Cases over the API: open, read, chronology, and pull-in grants. Thin: services write, selectors read.
+
+Writes to a case, a need or a grant name the version they read, as ``version`` in the body or an
+``If-Match`` header holding the ETag of a read; a stale version gets 409 with what is saved now.
+"""
+
+import re
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from onecase.accounts.models import User
 from onecase.cases import services
-from onecase.cases.models import Section
+from onecase.cases.models import Outcome, Section, Status
 from onecase.cases.rules import is_case_team, sections_visible
 from onecase.cases.selectors import (
     case_for,
@@ -21,6 +28,7 @@ from onecase.cases.selectors import (
     grant_for,
     invitation_for,
 )
+from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
 from onecase.people.models import Household, Person
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record, client_ip
@@ -63,12 +71,17 @@ class CaseOpenSerializer(serializers.Serializer):
     summary = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
 
+VERSION_HELP = "The version this object had when you read it; a stale one gets 409."
+
+
 class NeedSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     words = serializers.CharField()
     category = serializers.CharField(source="category.name", default=None, read_only=True)
     goal = serializers.CharField(allow_blank=True)
     outcome = serializers.CharField(allow_blank=True, read_only=True)
+    outcome_evidence = serializers.CharField(allow_blank=True, read_only=True)
+    version = serializers.IntegerField(read_only=True)
 
 
 class GrantSerializer(serializers.Serializer):
@@ -81,6 +94,7 @@ class GrantSerializer(serializers.Serializer):
     starts_on = serializers.DateField()
     ends_on = serializers.DateField()
     status = serializers.CharField(source="status_label")
+    version = serializers.IntegerField(read_only=True)
 
 
 class ActionSerializer(serializers.Serializer):
@@ -91,6 +105,7 @@ class ActionSerializer(serializers.Serializer):
     due_on = serializers.DateField()
     done = serializers.SerializerMethodField()
     overdue = serializers.BooleanField()
+    version = serializers.IntegerField(read_only=True)
 
     def get_done(self, action) -> bool:
         return action.done_at is not None
@@ -105,6 +120,7 @@ class CaseSerializer(serializers.Serializer):
     status = serializers.CharField()
     opened_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
+    version = serializers.IntegerField()
 
     def get_subject(self, case) -> dict:
         return {"household_id": case.household_id} if case.household_id else {"person_id": case.person_id}
@@ -138,6 +154,86 @@ class GrantCreateSerializer(serializers.Serializer):
 
 class CreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+
+
+class CaseStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, help_text="The status to move the case to.")
+    version = serializers.IntegerField(min_value=1, required=False, help_text=f"{VERSION_HELP} Required, here or "
+                                       "as If-Match.")
+
+
+class NeedOutcomeSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    evidence = serializers.CharField(max_length=2000)
+    version = serializers.IntegerField(min_value=1, required=False, help_text=f"{VERSION_HELP} Required, here or "
+                                       "as If-Match.")
+
+
+class GrantAnswerSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, required=False,
+                                       help_text=f"{VERSION_HELP} Optional: an answer is checked against the "
+                                                 "invitation's state in any case.")
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    your_version = serializers.IntegerField()
+    current_version = serializers.IntegerField()
+    current = serializers.DictField(help_text="The object as saved now, as a read returns it.")
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description='The ETag of your read, such as "3" (the version); the same as giving version in the body.',
+)
+VERSION_ERRORS = {**{400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+                  409: ConflictSerializer, 428: OpenApiTypes.OBJECT}
+ETAG = re.compile(r'^(?:W/)?"([0-9]{1,9})"$')
+
+
+class VersionError(Exception):
+    def __init__(self, response: Response):
+        self.response = response
+
+
+def _expected_version(request, body_version: int | None, *, required: bool) -> int | None:
+    """The version the caller read, from the body or If-Match; raises VersionError with the answer to give."""
+    header = request.headers.get("If-Match", "").strip()
+    from_header = None
+    if header and header != "*":
+        match = ETAG.match(header)
+        from_header = parse_version(match.group(1) if match else header)
+        if from_header is None:
+            raise VersionError(Response({"detail": 'If-Match must hold the ETag of your read, such as "3".'},
+                                        status=status.HTTP_400_BAD_REQUEST))
+    if from_header is not None and body_version is not None and from_header != body_version:
+        raise VersionError(Response({"detail": "The version in the body and in If-Match differ."},
+                                    status=status.HTTP_400_BAD_REQUEST))
+    version = body_version if body_version is not None else from_header
+    if version is None and required:
+        raise VersionError(Response(
+            {"detail": "Give the version you read (version in the body, or an If-Match header), so that "
+                       "nobody's change is overwritten unseen."},
+            status=status.HTTP_428_PRECONDITION_REQUIRED))
+    return version
+
+
+def _conflict(error: Conflict, current_data) -> Response:
+    """409: the write was refused; what is saved now, as the caller may already read it."""
+    response = Response({
+        "detail": f"{CONFLICT_MESSAGE} Read it again, check the change, and send yours with the current version.",
+        "your_version": error.expected_version,
+        "current_version": error.current_version,
+        "current": current_data,
+    }, status=status.HTTP_409_CONFLICT)
+    response["ETag"] = f'"{error.current_version}"'
+    return response
+
+
+def _tagged(data, version: int, code=status.HTTP_200_OK) -> Response:
+    response = Response(data, status=code)
+    response["ETag"] = f'"{version}"'
+    return response
 
 
 def _detail(user, case) -> dict:
@@ -201,11 +297,67 @@ class CaseDetail(APIView):
 
     @extend_schema(responses={200: CaseDetailSerializer, **ERRORS})
     def get(self, request, pk: int):
+        """The case; its ETag is the case's version."""
         case = case_for(request.user, pk)
         with transaction.atomic():
             audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="case", object_id=pk,
                          ip=client_ip(request), detail={"api": True})
-        return Response(_detail(request.user, case))
+        return _tagged(_detail(request.user, case), case.version)
+
+    @extend_schema(request=CaseStatusSerializer, parameters=[IF_MATCH],
+                   responses={200: CaseDetailSerializer, **VERSION_ERRORS})
+    def patch(self, request, pk: int):
+        """Change the status (the key worker or an administrator). The version read is required."""
+        case = case_for(request.user, pk)
+        body = CaseStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            version = _expected_version(request, body.validated_data.get("version"), required=True)
+            services.case_set_status(actor=request.user, case=case, status=body.validated_data["status"],
+                                     expected_version=version, ip=client_ip(request))
+        except VersionError as error:
+            return error.response
+        except Conflict as error:
+            return _conflict(error, CaseSerializer(error.current).data)
+        except ValidationError as error:
+            return _invalid(error)
+        return _tagged(_detail(request.user, case), case.version)
+
+
+class NeedDetail(APIView):
+    """One need on a case the caller may see the needs of; PATCH records its outcome (the key worker)."""
+
+    def _need(self, request, pk: int, need_pk: int):
+        case = case_for(request.user, pk)
+        need = case.needs.select_related("category").filter(pk=need_pk).first()
+        if need is None or Section.NEEDS not in sections_visible(request.user, case):
+            raise Http404("No such need.")
+        return need
+
+    @extend_schema(responses={200: NeedSerializer, **ERRORS})
+    def get(self, request, pk: int, need_pk: int):
+        need = self._need(request, pk, need_pk)
+        return _tagged(NeedSerializer(need).data, need.version)
+
+    @extend_schema(request=NeedOutcomeSerializer, parameters=[IF_MATCH],
+                   responses={200: NeedSerializer, **VERSION_ERRORS})
+    def patch(self, request, pk: int, need_pk: int):
+        """Record the outcome and its evidence. The version read is required."""
+        need = self._need(request, pk, need_pk)
+        body = NeedOutcomeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        params = body.validated_data
+        try:
+            version = _expected_version(request, params.get("version"), required=True)
+            services.need_outcome(actor=request.user, need=need, outcome=params["outcome"],
+                                  evidence=params["evidence"], expected_version=version, ip=client_ip(request))
+        except VersionError as error:
+            return error.response
+        except Conflict as error:
+            return _conflict(error, NeedSerializer(error.current).data)
+        except ValidationError as error:
+            return _invalid(error)
+        return _tagged(NeedSerializer(need).data, need.version)
 
 
 class CaseChronology(APIView):
@@ -250,17 +402,26 @@ class CaseGrants(APIView):
 class GrantDetail(APIView):
     @extend_schema(responses={200: GrantSerializer, **ERRORS})
     def get(self, request, pk: int, grant_pk: int):
-        """One pull-in grant: the case team sees any; an invitee their own."""
+        """One pull-in grant: the case team sees any; an invitee their own. Its ETag is its version."""
         case = case_for(request.user, pk)
-        return Response(GrantSerializer(grant_for(request.user, case, grant_pk)).data)
+        grant = grant_for(request.user, case, grant_pk)
+        return _tagged(GrantSerializer(grant).data, grant.version)
 
-    @extend_schema(responses={204: None, **ERRORS})
+    @extend_schema(parameters=[IF_MATCH], responses={204: None, **VERSION_ERRORS})
     def delete(self, request, pk: int, grant_pk: int):
-        """Revoke the grant (the key worker): the invitee's next request is refused."""
+        """Revoke the grant (the key worker): the invitee's next request is refused.
+
+        If-Match (optional) names the version read; a stale one gets 409.
+        """
         case = case_for(request.user, pk)
         grant = grant_for(request.user, case, grant_pk)
         try:
-            services.grant_revoke(actor=request.user, grant=grant, ip=client_ip(request))
+            version = _expected_version(request, None, required=False)
+            services.grant_revoke(actor=request.user, grant=grant, expected_version=version, ip=client_ip(request))
+        except VersionError as error:
+            return error.response
+        except Conflict as error:
+            return _conflict(error, GrantSerializer(error.current).data)
         except ValidationError as error:
             return _invalid(error)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -269,13 +430,21 @@ class GrantDetail(APIView):
 class GrantAnswer(APIView):
     answer = "accept"
 
-    @extend_schema(request=None, responses={200: GrantSerializer, **ERRORS})
+    @extend_schema(request=GrantAnswerSerializer, parameters=[IF_MATCH],
+                   responses={200: GrantSerializer, **VERSION_ERRORS})
     def post(self, request, pk: int, grant_pk: int):
-        """Accept (or decline) an invitation addressed to the caller."""
+        """Accept (or decline) an invitation addressed to the caller; the version read is optional."""
         grant = invitation_for(request.user, pk, grant_pk)
+        body = GrantAnswerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         service = services.grant_accept if self.answer == "accept" else services.grant_decline
         try:
-            grant = service(actor=request.user, grant=grant, ip=client_ip(request))
+            version = _expected_version(request, body.validated_data.get("version"), required=False)
+            grant = service(actor=request.user, grant=grant, expected_version=version, ip=client_ip(request))
+        except VersionError as error:
+            return error.response
+        except Conflict as error:
+            return _conflict(error, GrantSerializer(error.current).data)
         except ValidationError as error:
             return _invalid(error)
-        return Response(GrantSerializer(grant).data)
+        return _tagged(GrantSerializer(grant).data, grant.version)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("demand", views.DemandView.as_view(), name="demand"),
     path("cases", case_views.CaseList.as_view(), name="cases"),
     path("cases/<int:pk>", case_views.CaseDetail.as_view(), name="case"),
+    path("cases/<int:pk>/needs/<int:need_pk>", case_views.NeedDetail.as_view(), name="case_need"),
     path("cases/<int:pk>/chronology", case_views.CaseChronology.as_view(), name="case_chronology"),
     path("cases/<int:pk>/grants", case_views.CaseGrants.as_view(), name="case_grants"),
     path("cases/<int:pk>/grants/<int:grant_pk>", case_views.GrantDetail.as_view(), name="case_grant"),

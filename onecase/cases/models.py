@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from onecase.concurrency import version_field
 from onecase.people.models import ONE_SUBJECT, SubjectMixin
 
 
@@ -51,6 +52,7 @@ class Case(SubjectMixin, models.Model):
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)
+    version = version_field()  # of the status, key worker and summary
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -111,6 +113,7 @@ class Need(models.Model):
     outcome_evidence = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    version = version_field()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -156,6 +159,7 @@ class Grant(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    version = version_field()
 
     class Meta:
         ordering = ["-invited_at", "-id"]
@@ -188,6 +192,7 @@ class Action(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=200, blank=True, help_text="Where it came from, e.g. a meeting decision.")
+    version = version_field()
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -237,6 +242,7 @@ class Flag(models.Model):
     removed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    version = version_field()
 
     class Meta:
         ordering = ["-raised_at", "-id"]

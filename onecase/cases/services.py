@@ -1,5 +1,8 @@
 """Case writes. Each checks permission, records a case event and writes its audit event in one
 transaction. ``actor=None`` is a trusted operator at the command line.
+
+Changes to a case, need, action, flag or grant lock the row, check ``expected_version`` (the
+version the writer read; None skips the check) and raise ``Conflict`` when it is stale.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from onecase.cases.rules import (
     sections_addable,
     sections_visible,
 )
+from onecase.concurrency import Conflict as Conflict  # raised by the writes below
+from onecase.concurrency import check_version, lock
 from onecase.contacts.models import NeedCategory, NeedKeyword
 from onecase.contacts.needs import NeedMatcher
 from onecase.people.models import Household, Person
@@ -132,10 +137,13 @@ def case_open(*, actor, key_worker: User, household: Household | None = None, pe
 
 
 @transaction.atomic
-def case_transfer(*, actor, case: Case, to: User, reason: str, ip=None) -> Case:
+def case_transfer(*, actor, case: Case, to: User, reason: str, expected_version: int | None = None,
+                  ip=None) -> Case:
     """Hand the case to another key worker; the previous spell is kept."""
+    lock(case)
     if actor is not None:
         _require(may_manage_case(actor, case), "Only the key worker or an administrator may transfer this case.")
+    check_version(case, expected_version)
     _live(case)
     if not may_hold_cases(to):
         raise ValidationError(f"{to.username} cannot hold cases.")
@@ -148,7 +156,8 @@ def case_transfer(*, actor, case: Case, to: User, reason: str, ip=None) -> Case:
     KeyWorkerSpell.objects.create(case=case, key_worker=to, started_at=now, assigned_by=actor, reason=reason.strip())
     previous = case.key_worker.username
     case.key_worker, case.agency = to, to.agency
-    case.save(update_fields=["key_worker", "agency"])
+    case.version += 1
+    case.save(update_fields=["key_worker", "agency", "version"])
     event_record(case=case, kind=CaseEvent.Kind.TRANSFERRED, actor=actor,
                  summary=f"Key worker changed from {previous} to {to.username}: {reason.strip()}")
     _audit(actor, case, "case transferred", ip, to=to.pk)
@@ -156,10 +165,15 @@ def case_transfer(*, actor, case: Case, to: User, reason: str, ip=None) -> Case:
 
 
 @transaction.atomic
-def case_set_status(*, actor, case: Case, status: str, ip=None) -> Case:
-    """Move the case through open → active → closing → closed (→ reopened)."""
+def case_set_status(*, actor, case: Case, status: str, expected_version: int | None = None, ip=None) -> Case:
+    """Move the case through open → active → closing → closed (→ reopened).
+
+    The row is locked and re-read first, so two simultaneous changes cannot both succeed.
+    """
+    lock(case)
     if actor is not None:
         _require(may_manage_case(actor, case), "Only the key worker or an administrator may change the status.")
+    check_version(case, expected_version)
     status = Status(status)
     if status not in TRANSITIONS[Status(case.status)]:
         raise ValidationError(f"A {case.get_status_display().lower()} case cannot become {status.label.lower()}.")
@@ -172,7 +186,8 @@ def case_set_status(*, actor, case: Case, status: str, ip=None) -> Case:
     previous = case.get_status_display()
     case.status = status
     case.closed_at = timezone.now() if status == Status.CLOSED else None
-    case.save(update_fields=["status", "closed_at"])
+    case.version += 1
+    case.save(update_fields=["status", "closed_at", "version"])
     event_record(case=case, kind=CaseEvent.Kind.STATUS, actor=actor, summary=f"{previous} → {status.label}")
     _audit(actor, case, "status changed", ip, status=status.value)
     return case
@@ -203,17 +218,21 @@ def need_add(*, actor, case: Case, words: str, category: NeedCategory | None = N
 
 
 @transaction.atomic
-def need_outcome(*, actor, need: Need, outcome: str, evidence: str, ip=None) -> Need:
+def need_outcome(*, actor, need: Need, outcome: str, evidence: str, expected_version: int | None = None,
+                 ip=None) -> Need:
     """Record whether things are better, the same or worse for this need, with the evidence."""
+    lock(need)
     case = need.case
     if actor is not None:
         _require(may_manage_case(actor, case), "Only the key worker records outcomes.")
+    check_version(need, expected_version)
     _live(case)
     outcome = Outcome(outcome)
     if not evidence.strip():
         raise ValidationError("Give the evidence for the outcome.")
     need.outcome, need.outcome_evidence = outcome, evidence.strip()
-    need.save(update_fields=["outcome", "outcome_evidence"])
+    need.version += 1
+    need.save(update_fields=["outcome", "outcome_evidence", "version"])
     event_record(case=case, kind=CaseEvent.Kind.OUTCOME, actor=actor, section=Section.NEEDS,
                  summary=f"“{need.words}”: {outcome.label.lower()}. {need.outcome_evidence}")
     _audit(actor, case, "outcome recorded", ip, need=need.pk, outcome=outcome.value)
@@ -277,9 +296,10 @@ def grant_invite(*, actor, case: Case, purpose: str, ends_on: dt.date, invitee: 
     return grant
 
 
-def _respond(actor, grant: Grant, state: str, kind: str, verb: str, ip) -> Grant:
+def _respond(actor, grant: Grant, state: str, kind: str, verb: str, expected_version, ip) -> Grant:
     grant = Grant.objects.select_for_update(of=("self",)).select_related("case").get(pk=grant.pk)
     _require(may_respond_to_grant(actor, grant), "This invitation is not yours to answer.")
+    check_version(grant, expected_version)
     if grant.expired:
         raise ValidationError("This invitation has expired.")
     _live(grant.case)
@@ -289,34 +309,40 @@ def _respond(actor, grant: Grant, state: str, kind: str, verb: str, ip) -> Grant
         grant.accepted_by = actor
     if grant.invitee_id is None:
         grant.invitee = actor
-    grant.save(update_fields=["state", "responded_at", "accepted_by", "invitee"])
+    grant.version += 1
+    grant.save(update_fields=["state", "responded_at", "accepted_by", "invitee", "version"])
     event_record(case=grant.case, kind=kind, actor=actor, summary=f"{actor.username} ({actor.agency.code}) {verb}.")
     _audit(actor, grant.case, f"pull-in {verb}", ip, grant=grant.pk)
     return grant
 
 
 @transaction.atomic
-def grant_accept(*, actor, grant: Grant, ip=None) -> Grant:
+def grant_accept(*, actor, grant: Grant, expected_version: int | None = None, ip=None) -> Grant:
     """The invitee accepts: from now until the end date they see and add to the sections named."""
-    return _respond(actor, grant, Grant.State.ACCEPTED, CaseEvent.Kind.GRANT_ACCEPTED, "accepted", ip)
+    return _respond(actor, grant, Grant.State.ACCEPTED, CaseEvent.Kind.GRANT_ACCEPTED, "accepted",
+                    expected_version, ip)
 
 
 @transaction.atomic
-def grant_decline(*, actor, grant: Grant, ip=None) -> Grant:
-    return _respond(actor, grant, Grant.State.DECLINED, CaseEvent.Kind.GRANT_DECLINED, "declined", ip)
+def grant_decline(*, actor, grant: Grant, expected_version: int | None = None, ip=None) -> Grant:
+    """The invitee declines; the key worker may invite someone else."""
+    return _respond(actor, grant, Grant.State.DECLINED, CaseEvent.Kind.GRANT_DECLINED, "declined",
+                    expected_version, ip)
 
 
 @transaction.atomic
-def grant_revoke(*, actor, grant: Grant, reason: str = "", ip=None) -> Grant:
+def grant_revoke(*, actor, grant: Grant, reason: str = "", expected_version: int | None = None, ip=None) -> Grant:
     """End a grant now. The invitee's next request is refused; what they added stays on the case."""
     grant = Grant.objects.select_for_update(of=("self",)).select_related("case", "invitee", "agency").get(pk=grant.pk)
     if actor is not None:
         _require(actor.pk == grant.case.key_worker_id or may_manage_case(actor, grant.case),
                  "Only the key worker may revoke a pull-in.")
+    check_version(grant, expected_version)
     if grant.state not in (Grant.State.INVITED, Grant.State.ACCEPTED):
         raise ValidationError(f"This pull-in is already {grant.get_state_display().lower()}.")
     grant.state, grant.revoked_at, grant.revoked_by = Grant.State.REVOKED, timezone.now(), actor
-    grant.save(update_fields=["state", "revoked_at", "revoked_by"])
+    grant.version += 1
+    grant.save(update_fields=["state", "revoked_at", "revoked_by", "version"])
     who = grant.invitee.username if grant.invitee else grant.agency.code
     event_record(case=grant.case, kind=CaseEvent.Kind.GRANT_REVOKED, actor=actor,
                  summary=f"Pull-in of {who} revoked" + (f": {reason.strip()}" if reason.strip() else "."))
@@ -359,14 +385,18 @@ def action_add(*, actor, case: Case, title: str, owner: User, due_on: dt.date, s
 
 
 @transaction.atomic
-def action_done(*, actor, action: Action, ip=None) -> Action:
+def action_done(*, actor, action: Action, expected_version: int | None = None, ip=None) -> Action:
+    """Mark the action as done (its owner or the case team)."""
+    lock(action)
     case = action.case
     if actor is not None:
         _require(actor.pk == action.owner_id or is_case_team(actor, case), "Only the owner or the case team may.")
+    check_version(action, expected_version)
     if action.done_at is not None:
         raise ValidationError("This action is already done.")
     action.done_at = timezone.now()
-    action.save(update_fields=["done_at"])
+    action.version += 1
+    action.save(update_fields=["done_at", "version"])
     event_record(case=case, kind=CaseEvent.Kind.ACTION_DONE, actor=actor, section=Section.ACTIONS,
                  summary=f"Done: {action.title}")
     _audit(actor, case, "action done", ip, action=action.pk)
@@ -388,12 +418,18 @@ def flag_raise(*, actor, case: Case, kind: str, description: str, ip=None) -> Fl
 
 
 @transaction.atomic
-def flag_remove(*, actor, flag: Flag, ip=None) -> Flag:
+def flag_remove(*, actor, flag: Flag, expected_version: int | None = None, ip=None) -> Flag:
+    """Take a flag down (the case team); it stays in the case's history."""
+    lock(flag)
     case = flag.case
     if actor is not None:
         _require(is_case_team(actor, case), "Only the case team may remove a flag.")
+    check_version(flag, expected_version)
+    if flag.removed_at is not None:
+        raise ValidationError("This flag has already been removed.")
     flag.removed_at, flag.removed_by = timezone.now(), actor
-    flag.save(update_fields=["removed_at", "removed_by"])
+    flag.version += 1
+    flag.save(update_fields=["removed_at", "removed_by", "version"])
     event_record(case=case, kind=CaseEvent.Kind.FLAG_REMOVED, actor=actor, section=Section.FLAGS,
                  summary=f"Flag removed: {flag.get_kind_display()}")
     _audit(actor, case, "flag removed", ip, flag=flag.pk)

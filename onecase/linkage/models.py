@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from onecase.concurrency import version_field
+
 
 class LinkRun(models.Model):
     """One run of ``onecase link``: what it did, with which parameters, and the model it used.
@@ -85,6 +87,7 @@ class LinkDecision(models.Model):
     )
     created_links = models.ManyToManyField("people.PersonLink", related_name="+", blank=True)
     undid_links = models.ManyToManyField("people.PersonLink", related_name="+", blank=True)
+    version = version_field()
 
     class Meta:
         ordering = ["-decided_at", "-id"]
@@ -140,6 +143,7 @@ class ReviewItem(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    version = version_field()
 
     class Meta:
         ordering = ["-match_probability", "id"]

@@ -4,6 +4,8 @@ Each decision checks permission (onecase/linkage/rules.py), records who and when
 effect at once, writes an audit event in the same transaction, and is respected by every
 later link run, full or incremental: confirmed pairs stay together, rejected and split
 records stay apart. Decisions are undone, never deleted. Agency people are never changed.
+Review items and decisions carry a version: a reviewer's page names the one it showed
+(``expected_version``) and a stale decision is refused with ``Conflict``.
 The contacts of the people a decision changes follow it at once (their person, household
 and failure demand), as they follow a link run.
 """
@@ -15,8 +17,10 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from onecase.concurrency import check_version, lock
 from onecase.exports import csv_writer
 from onecase.linkage.models import DecisionPair, LinkDecision, LinkRun, ReviewItem
 from onecase.linkage.rules import may_review_linkage, may_review_records, may_run_linkage
@@ -126,6 +130,17 @@ def _contacts_follow(*, actor, person_ids: Iterable[int]) -> None:
     demand_classify(actor=actor, person_ids=person_ids, household_ids=households)
 
 
+def _decided_pair(actor, item, agency_person, other, expected_version) -> tuple[AgencyPerson, AgencyPerson]:
+    """The pair to decide, checked: the item (if any) is locked, visible to the reviewer, unchanged and open."""
+    if item is not None:
+        lock(item)
+        _check_reviewer(actor, item.agency_person_a, item.agency_person_b)
+        check_version(item, expected_version)
+    a, b = _pair_args(item, agency_person, other)
+    _check_reviewer(actor, a, b)
+    return a, b
+
+
 def _check_reviewer(actor, *agency_people) -> None:
     if not may_review_linkage(actor):
         raise PermissionDenied("Only partnership administrators, agency administrators and DPOs review links.")
@@ -135,10 +150,10 @@ def _check_reviewer(actor, *agency_people) -> None:
 
 @transaction.atomic
 def review_confirm(*, actor, item: ReviewItem | None = None, agency_person: AgencyPerson | None = None,
-                   other: AgencyPerson | None = None, note: str = "") -> LinkDecision:
+                   other: AgencyPerson | None = None, note: str = "",
+                   expected_version: int | None = None) -> LinkDecision:
     """The two agency people are the same person: their people are merged into one now, and stay so."""
-    a, b = _pair_args(item, agency_person, other)
-    _check_reviewer(actor, a, b)
+    a, b = _decided_pair(actor, item, agency_person, other, expected_version)
     link_a, link_b = _active_link(a), _active_link(b)
     decision = _decision(actor=actor, kind=LinkDecision.Kind.CONFIRM, agency_person=a, other=b, item=item,
                          note=note, pairs=[(a.pk, b.pk, True)])
@@ -162,17 +177,18 @@ def review_confirm(*, actor, item: ReviewItem | None = None, agency_person: Agen
         moved = len(created)
         _contacts_follow(actor=actor, person_ids=[keep_id, gone_id])
     if item is not None:
-        ReviewItem.objects.filter(pk=item.pk).update(status=ReviewItem.Status.CONFIRMED, updated_at=timezone.now())
+        ReviewItem.objects.filter(pk=item.pk).update(status=ReviewItem.Status.CONFIRMED, updated_at=timezone.now(),
+                                                          version=F("version") + 1)
     _audit(actor, decision, {"agency_people": [a.pk, b.pk], "links_moved": moved, "review_item": item and item.pk})
     return decision
 
 
 @transaction.atomic
 def review_reject(*, actor, item: ReviewItem | None = None, agency_person: AgencyPerson | None = None,
-                  other: AgencyPerson | None = None, note: str = "") -> LinkDecision:
+                  other: AgencyPerson | None = None, note: str = "",
+                  expected_version: int | None = None) -> LinkDecision:
     """The two agency people are different people: if linked together, the less certain one is split out now."""
-    a, b = _pair_args(item, agency_person, other)
-    _check_reviewer(actor, a, b)
+    a, b = _decided_pair(actor, item, agency_person, other, expected_version)
     link_a, link_b = _active_link(a), _active_link(b)
     decision = _decision(actor=actor, kind=LinkDecision.Kind.REJECT, agency_person=a, other=b, item=item,
                          note=note, pairs=[(a.pk, b.pk, False)])
@@ -189,7 +205,8 @@ def review_reject(*, actor, item: ReviewItem | None = None, agency_person: Agenc
         moved = len(created)
         _contacts_follow(actor=actor, person_ids=[person.pk, link_a.person_id])
     if item is not None:
-        ReviewItem.objects.filter(pk=item.pk).update(status=ReviewItem.Status.REJECTED, updated_at=timezone.now())
+        ReviewItem.objects.filter(pk=item.pk).update(status=ReviewItem.Status.REJECTED, updated_at=timezone.now(),
+                                                          version=F("version") + 1)
     _audit(actor, decision, {"agency_people": [a.pk, b.pk], "links_moved": moved, "review_item": item and item.pk})
     return decision
 
@@ -231,24 +248,23 @@ def person_split(*, actor, agency_person: AgencyPerson, with_agency_people: Iter
     _contacts_follow(actor=actor, person_ids=[person.pk, person_id])
     ReviewItem.objects.filter(status=ReviewItem.Status.OPEN).filter(
         agency_person_a__in=moving_ids, agency_person_b__in=[s.agency_person_id for s in staying]
-    ).update(status=ReviewItem.Status.REJECTED, updated_at=timezone.now())
+    ).update(status=ReviewItem.Status.REJECTED, updated_at=timezone.now(), version=F("version") + 1)
     ReviewItem.objects.filter(status=ReviewItem.Status.OPEN).filter(
         agency_person_b__in=moving_ids, agency_person_a__in=[s.agency_person_id for s in staying]
-    ).update(status=ReviewItem.Status.REJECTED, updated_at=timezone.now())
+    ).update(status=ReviewItem.Status.REJECTED, updated_at=timezone.now(),
+                                                          version=F("version") + 1)
     _audit(actor, decision, {"agency_people": sorted(moving_ids), "from_person": person_id, "to_person": person.pk})
     return decision
 
 
 @transaction.atomic
-def decision_undo(*, actor, decision: LinkDecision, note: str = "") -> bool:
+def decision_undo(*, actor, decision: LinkDecision, note: str = "", expected_version: int | None = None) -> bool:
     """Undo a decision. Returns True if its links were restored now, False if the next link run will.
 
     Links are restored at once when nothing has moved them since; otherwise the decision
     simply stops binding, and the next link run places the records by the model again.
     """
     decision = LinkDecision.objects.select_for_update().get(pk=decision.pk)
-    if decision.undone_at is not None:
-        raise ValidationError("This decision has already been undone.")
     records = [decision.agency_person] + ([decision.other] if decision.other_id else [])
     if decision.other_id is None:
         # Undoing a split rejoins the record to its former person: the reviewer must see that person's records too.
@@ -257,11 +273,15 @@ def decision_undo(*, actor, decision: LinkDecision, note: str = "") -> bool:
             AgencyPerson.objects.filter(links__person_id__in=former, links__undone_at__isnull=True).distinct()
         )
     _check_reviewer(actor, *records)
+    check_version(decision, expected_version)
+    if decision.undone_at is not None:
+        raise ValidationError("This decision has already been undone.")
     decision.undone_at = timezone.now()
     decision.undone_by = actor if getattr(actor, "is_authenticated", False) else None
     if note:
         decision.note = f"{decision.note}\n{note}".strip()
-    decision.save(update_fields=["undone_at", "undone_by", "note"])
+    decision.version += 1
+    decision.save(update_fields=["undone_at", "undone_by", "note", "version"])
     created = list(decision.created_links.all())
     undid = list(decision.undid_links.all())
     restored = not created
@@ -278,7 +298,8 @@ def decision_undo(*, actor, decision: LinkDecision, note: str = "") -> bool:
         if not ReviewItem.objects.filter(
             status=ReviewItem.Status.OPEN, agency_person_a=item.agency_person_a, agency_person_b=item.agency_person_b
         ).exists():
-            ReviewItem.objects.filter(pk=item.pk).update(status=ReviewItem.Status.OPEN, updated_at=timezone.now())
+            ReviewItem.objects.filter(pk=item.pk).update(status=ReviewItem.Status.OPEN, updated_at=timezone.now(),
+                                                         version=F("version") + 1)
     audit_record(
         user=actor, action=AuditEvent.Action.CHANGE, object_type="link_decision", object_id=decision.pk,
         detail={"undone": True, "kind": decision.kind, "restored_now": restored},

@@ -362,7 +362,7 @@ class Writer:
             relinked = """AND (agency_person_a_id IN (SELECT id FROM onecase_relinked)
                                OR agency_person_b_id IN (SELECT id FROM onecase_relinked))"""
         superseded = dbio.execute(
-            f"""UPDATE linkage_reviewitem SET status = %s, updated_at = %s
+            f"""UPDATE linkage_reviewitem SET status = %s, updated_at = %s, version = version + 1
                 WHERE status = %s {relinked} AND NOT EXISTS (
                     SELECT 1 FROM onecase_review_new n
                     WHERE n.a = linkage_reviewitem.agency_person_a_id
@@ -372,7 +372,7 @@ class Writer:
         evidence = "CAST(n.evidence AS jsonb)" if dbio._vendor() == "postgresql" else "n.evidence"
         dbio.execute(
             f"""UPDATE linkage_reviewitem SET run_id = %s, match_probability = n.p, match_weight = n.w,
-                       reason = n.reason, evidence = {evidence}, updated_at = %s
+                       reason = n.reason, evidence = {evidence}, updated_at = %s, version = version + 1
                 FROM onecase_review_new n
                 WHERE linkage_reviewitem.status = %s AND n.a = linkage_reviewitem.agency_person_a_id
                   AND n.b = linkage_reviewitem.agency_person_b_id""",  # noqa: S608

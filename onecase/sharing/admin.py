@@ -1,8 +1,10 @@
+from django import forms
 from django.contrib import admin
 
+from onecase.concurrency import CONFLICT_MESSAGE, parse_version
 from onecase.sharing.models import Agreement, AgreementParty, AuditEvent
 from onecase.sharing.rules import may_manage_agreements, may_read_audit
-from onecase.sharing.services import agreement_revoke, audit_record, client_ip
+from onecase.sharing.services import agreement_save, client_ip
 
 
 @admin.register(AuditEvent)
@@ -42,6 +44,50 @@ class AgreementPartyInline(admin.TabularInline):
     autocomplete_fields = ()
 
 
+class AgreementForm(forms.ModelForm):
+    """The agreement, with the version it was opened at: a stale form is refused, showing both versions."""
+
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Agreement
+        fields = ["reference", "title", "lawful_basis", "special_category_condition", "purposes", "data_categories",
+                  "starts_on", "ends_on", "review_on", "signed_document_ref", "revoked_reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["opened_version"].initial = self.instance.version
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None:
+            return data
+        # The admin saves inside one transaction: the row stays locked until the save is done.
+        saved = Agreement.objects.select_for_update().get(pk=self.instance.pk)
+        opened = parse_version(self.data.get("opened_version"))
+        if opened != saved.version:
+            theirs, yours = [], []
+            for field in Agreement._meta.fields:
+                if field.name in self.fields:
+                    now, mine = getattr(saved, field.name), data.get(field.name, getattr(saved, field.name))
+                    if now != mine:
+                        label = self.fields[field.name].label
+                        theirs.append(f"{label}: {now or 'blank'}")
+                        yours.append(f"{label}: {mine or 'blank'}")
+            # Re-show the form at the saved version, keeping what was typed, so saving again is deliberate.
+            self.data = self.data.copy()
+            self.data["opened_version"] = str(saved.version)
+            raise forms.ValidationError(
+                f"{CONFLICT_MESSAGE} Version {saved.version} is saved now; you opened "
+                f"{'version ' + str(opened) if opened else 'an older version'}. "
+                f"Theirs: {'; '.join(theirs) or 'no difference in these fields'}. "
+                f"Yours: {'; '.join(yours) or 'no difference in these fields'}. "
+                "Your changes are still in the form: check them and save again to replace theirs.",
+                code="conflict",
+            )
+        return data
+
+
 @admin.register(Agreement)
 class AgreementAdmin(admin.ModelAdmin):
     """Information sharing agreements, kept by partnership administrators.
@@ -50,6 +96,7 @@ class AgreementAdmin(admin.ModelAdmin):
     relied on it is refused. Every save is audited, and PostgreSQL keeps the change history.
     """
 
+    form = AgreementForm
     inlines = [AgreementPartyInline]
     list_display = ("reference", "title", "lawful_basis", "starts_on", "ends_on", "review_on", "revoked_at")
     list_filter = ("lawful_basis",)
@@ -72,10 +119,5 @@ class AgreementAdmin(admin.ModelAdmin):
         return False  # agreements are revoked, never deleted
 
     def save_model(self, request, obj, form, change):
-        revoking = change and obj.revoked_reason and obj.revoked_at is None
-        super().save_model(request, obj, form, change)
-        if revoking:
-            agreement_revoke(actor=request.user, agreement=obj, reason=obj.revoked_reason)
-        else:
-            audit_record(user=request.user, action=AuditEvent.Action.CHANGE, object_type="agreement",
-                         object_id=obj.pk, ip=client_ip(request), detail={"admin": "changed" if change else "added"})
+        agreement_save(actor=request.user, agreement=obj, expected_version=form.cleaned_data.get("opened_version"),
+                       ip=client_ip(request))

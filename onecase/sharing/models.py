@@ -3,6 +3,8 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
+from onecase.concurrency import version_field
+
 
 class AuditEvent(models.Model):
     """One access to, or change of, personal data. Append-only.
@@ -104,6 +106,7 @@ class Agreement(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    version = version_field()
 
     class Meta:
         ordering = ["reference"]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.concurrency import check_version, lock
 from onecase.contacts.models import Contact
 from onecase.exports import csv_text
 from onecase.people.models import AgencyPerson
@@ -137,17 +138,50 @@ def agreement_create(
 
 
 @transaction.atomic
-def agreement_revoke(*, actor, agreement: Agreement, reason: str) -> Agreement:
+def agreement_revoke(*, actor, agreement: Agreement, reason: str, expected_version: int | None = None,
+                     ip=None) -> Agreement:
     """Revoke an agreement. The very next request relying on it is refused."""
     if actor is not None and not may_manage_agreements(actor):
         raise PermissionDenied("Only partnership administrators may revoke sharing agreements.")
     if not reason.strip():
         raise ValidationError("Give the reason for revoking the agreement.")
+    lock(agreement)
+    check_version(agreement, expected_version)
     agreement.revoked_at = timezone.now()
     agreement.revoked_reason = reason[:300]
-    agreement.save(update_fields=["revoked_at", "revoked_reason"])
+    agreement.version += 1
+    agreement.save(update_fields=["revoked_at", "revoked_reason", "version"])
     audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="agreement", object_id=agreement.pk,
-                 detail={"revoked": True})
+                 ip=ip, detail={"revoked": True})
+    return agreement
+
+
+@transaction.atomic
+def agreement_save(*, actor, agreement: Agreement, expected_version: int | None = None, ip=None) -> Agreement:
+    """Save an agreement edited in the admin pages; a reason in ``revoked_reason`` revokes it now.
+
+    The saved row is locked and its version compared with ``expected_version`` first, so an
+    edit made on a stale page never overwrites someone else's.
+    """
+    if actor is not None and not may_manage_agreements(actor):
+        raise PermissionDenied("Only partnership administrators may change sharing agreements.")
+    adding = agreement.pk is None
+    revoking = False
+    if not adding:
+        saved = Agreement.objects.select_for_update().get(pk=agreement.pk)
+        check_version(saved, expected_version)
+        agreement.version = saved.version + 1
+        # Once revoked, an agreement stays revoked: the admin form cannot clear it.
+        agreement.revoked_at = saved.revoked_at
+        revoking = bool(agreement.revoked_reason.strip()) and saved.revoked_at is None
+        if revoking:
+            agreement.revoked_at = timezone.now()
+    agreement.save()
+    detail = {"admin": "added" if adding else "changed"}
+    if revoking:
+        detail["revoked"] = True
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="agreement", object_id=agreement.pk,
+                 ip=ip, detail=detail)
     return agreement
 
 

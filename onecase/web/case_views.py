@@ -15,13 +15,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from onecase.accounts.models import Role, User
 from onecase.accounts.rules import sees_whole_partnership
 from onecase.cases import services
-from onecase.cases.models import Case, FlagKind, Outcome, Section
+from onecase.cases.models import Case, FlagKind, Outcome, Section, Status
 from onecase.cases.rules import (
     CASE_HOLDING_ROLES,
     CASE_WORKING_ROLES,
@@ -43,6 +44,7 @@ from onecase.cases.selectors import (
     my_cases,
     subject_label,
 )
+from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
 from onecase.contacts.models import NeedCategory
 from onecase.contacts.profiles import subject_profile
 from onecase.exports import csv_response
@@ -124,18 +126,31 @@ class GrantForm(forms.Form):
                                         widget=forms.CheckboxSelectMultiple)
 
 
-class StatusForm(forms.Form):
+class VersionedForm(forms.Form):
+    """A form changing one saved row: it carries the version the row had when the page was opened."""
+
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def clean_version(self):
+        version = parse_version(self.cleaned_data.get("version"))
+        if version is None:
+            raise forms.ValidationError("This page was out of date: open it again from the case")
+        return version
+
+
+class StatusForm(VersionedForm):
     status = forms.ChoiceField(label="New status", choices=())
+    labels = dict(Status.choices)  # a stale answer may not be a choice any more
 
 
-class TransferForm(forms.Form):
+class TransferForm(VersionedForm):
     to = UserChoiceField(queryset=User.objects.none(), label="New key worker", empty_label="Choose someone",
                          error_messages={"required": "Choose the new key worker"})
     reason = forms.CharField(label="Why", max_length=300, widget=forms.Textarea,
                              error_messages={"required": "Enter why the case is moving"})
 
 
-class OutcomeForm(forms.Form):
+class OutcomeForm(VersionedForm):
     outcome = forms.ChoiceField(label="Outcome", choices=Outcome.choices, widget=forms.RadioSelect,
                                 error_messages={"required": "Choose better, the same or worse"})
     evidence = forms.CharField(label="Evidence", max_length=2000, widget=forms.Textarea,
@@ -264,19 +279,59 @@ def case_costs_csv(request, pk: int):
     return response
 
 
-def _form_page(request, case: Case, form, *, title: str, button: str, save, done: str):
-    """Render a one-question form page for ``case``; on a valid POST call ``save(data)`` and go back."""
-    if request.method == "POST" and form.is_valid():
-        try:
-            save(form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, done)
-            return redirect("web:case", pk=case.pk)
+def _submitted(form) -> tuple[dict, list[tuple[str, str]]]:
+    """What was posted, as raw values (to fill the form again) and as labelled answers (to show)."""
+    raw, shown = {}, []
+    for name, field in form.fields.items():
+        if name == "version":
+            continue
+        value = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
+        raw[name] = value
+        values = value if isinstance(value, list) else [value]
+        labels = {**getattr(form, "labels", {}), **{str(k): str(v) for k, v in getattr(field, "choices", ())}}
+        text = ", ".join(labels.get(str(v), str(v)) for v in values if v not in (None, ""))
+        shown.append((str(field.label), text or "Not given"))
+    return raw, shown
+
+
+def conflict_context(current, opened, theirs, yours, retry: bool = True) -> dict:
+    """What a conflict page shows: the saved version (theirs) beside what was submitted (yours)."""
+    return {"message": CONFLICT_MESSAGE, "version": current.version, "opened": opened, "theirs": theirs,
+            "yours": yours, "retry": retry}
+
+
+def _form_page(request, case: Case, form, *, title: str, button: str, save, done: str, row=None, theirs=None,
+               make=None):
+    """Render a one-question form page for ``case``; on a valid POST call ``save(data)`` and go back.
+
+    A form about a saved ``row`` carries its version: when the row changed since the page was
+    opened, nothing is saved; the page shows ``theirs(current)`` beside what was submitted, and
+    ``make(initial)`` builds the form again, filled in, at the current version (status 409).
+    """
+    conflict = None
+    if request.method == "POST":
+        opened = parse_version(form.data.get("version"))
+        current = None
+        if row is not None and opened is not None and opened != row.version:
+            current = row
+        elif form.is_valid():
+            try:
+                save(form.cleaned_data)
+            except Conflict as error:
+                current = error.current
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, done)
+                return redirect("web:case", pk=case.pk)
+        if current is not None:
+            raw, yours = _submitted(form)
+            conflict = conflict_context(current, opened, theirs(current), yours)
+            form = make({**raw, "version": current.version})
     return render(request, "web/cases/form.html", {
         "case": case, "label": subject_label(case), "form": form, "title": title, "button": button,
-    })
+        "conflict": conflict,
+    }, status=409 if conflict else 200)
 
 
 def _require(allowed: bool, message: str = "You may not do this on this case.") -> None:
@@ -316,11 +371,15 @@ def case_need_outcome(request, pk: int, need_pk: int):
     case = case_for(request.user, pk)
     _require(may_manage_case(request.user, case))
     need = get_object_or_404(case.needs, pk=need_pk)
-    form = OutcomeForm(request.POST or None)
+    form = OutcomeForm(request.POST or None, initial={"version": need.version, "outcome": need.outcome,
+                                                      "evidence": need.outcome_evidence})
     return _form_page(request, case, form, title=f"Outcome: “{need.words}”", button="Save the outcome",
-                      done="Outcome recorded.",
+                      done="Outcome recorded.", row=need, make=lambda initial: OutcomeForm(initial=initial),
+                      theirs=lambda n: [("Outcome", n.get_outcome_display() or "Not recorded"),
+                                        ("Evidence", n.outcome_evidence or "Not recorded")],
                       save=lambda d: services.need_outcome(actor=request.user, need=need, outcome=d["outcome"],
-                                                           evidence=d["evidence"], ip=client_ip(request)))
+                                                           evidence=d["evidence"], expected_version=d["version"],
+                                                           ip=client_ip(request)))
 
 
 @login_required
@@ -348,13 +407,39 @@ def case_action_add(request, pk: int):
                                                          owner=d["owner"], due_on=d["due_on"], ip=client_ip(request)))
 
 
+def _conflict_page(request, case: Case, error: Conflict, *, title: str, theirs, yours, button: str,
+                   retry: bool):
+    """A button on the case page was pressed on a stale page: show both versions, and the button again."""
+    return render(request, "web/conflict.html", {
+        "title": title, "caption": case.reference, "back": reverse("web:case", args=[case.pk]),
+        "back_text": "Back to the case", "action": request.path, "button": button,
+        "conflict": conflict_context(error.current, error.expected_version, theirs, yours, retry=retry),
+    }, status=409)
+
+
+def _version_missing(request, case: Case):
+    messages.error(request, "The page you used was out of date, so nothing was changed. Check the case and try again.")
+    return redirect("web:case", pk=case.pk)
+
+
 @login_required
 @require_POST
 def case_action_done(request, pk: int, action_pk: int):
     case = case_for(request.user, pk)
     action = get_object_or_404(case.actions, pk=action_pk)
+    version = parse_version(request.POST.get("version"))
+    if version is None:
+        return _version_missing(request, case)
     try:
-        services.action_done(actor=request.user, action=action, ip=client_ip(request))
+        services.action_done(actor=request.user, action=action, expected_version=version, ip=client_ip(request))
+    except Conflict as error:
+        done, due = error.current.done_at, error.current.due_on
+        return _conflict_page(
+            request, case, error, title="Mark the action as done", button="Mark as done", retry=done is None,
+            theirs=[("Action", error.current.title),
+                    ("Status", f"Done {done:%d %B %Y %H:%M}" if done else f"To do, due {due:%d %B %Y}")],
+            yours=[("Action", error.current.title), ("Status", "Done")],
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -378,9 +463,25 @@ def case_flag_add(request, pk: int):
 @require_POST
 def case_flag_remove(request, pk: int, flag_pk: int):
     case = case_for(request.user, pk)
-    flag = get_object_or_404(case.flags, pk=flag_pk, removed_at__isnull=True)
-    services.flag_remove(actor=request.user, flag=flag, ip=client_ip(request))
-    messages.success(request, "Flag removed.")
+    _require(Section.FLAGS in sections_visible(request.user, case))
+    flag = get_object_or_404(case.flags, pk=flag_pk)
+    version = parse_version(request.POST.get("version"))
+    if version is None:
+        return _version_missing(request, case)
+    try:
+        services.flag_remove(actor=request.user, flag=flag, expected_version=version, ip=client_ip(request))
+    except Conflict as error:
+        removed = error.current.removed_at
+        return _conflict_page(
+            request, case, error, title="Remove the flag", button="Remove the flag", retry=removed is None,
+            theirs=[("Flag", error.current.get_kind_display()),
+                    ("Status", f"Removed {removed:%d %B %Y %H:%M}" if removed else "Shown as a warning")],
+            yours=[("Flag", error.current.get_kind_display()), ("Status", "Removed")],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Flag removed.")
     return redirect("web:case", pk=case.pk)
 
 
@@ -412,8 +513,15 @@ def case_grant_add(request, pk: int):
 def case_grant_answer(request, pk: int, grant_pk: int, answer: str):
     grant = invitation_for(request.user, pk, grant_pk)
     service = services.grant_accept if answer == "accept" else services.grant_decline
+    version = parse_version(request.POST.get("version"))
+    if version is None:
+        messages.error(request, "The page you used was out of date, so nothing was changed. Try again.")
+        return redirect("web:my_cases")
     try:
-        service(actor=request.user, grant=grant, ip=client_ip(request))
+        service(actor=request.user, grant=grant, expected_version=version, ip=client_ip(request))
+    except Conflict:
+        messages.error(request, f"{CONFLICT_MESSAGE} Check the invitation and answer again.")
+        return redirect("web:my_cases")
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("web:my_cases")
@@ -429,8 +537,20 @@ def case_grant_answer(request, pk: int, grant_pk: int, answer: str):
 def case_grant_revoke(request, pk: int, grant_pk: int):
     case = case_for(request.user, pk)
     grant = grant_for(request.user, case, grant_pk)
+    version = parse_version(request.POST.get("version"))
+    if version is None:
+        return _version_missing(request, case)
     try:
-        services.grant_revoke(actor=request.user, grant=grant, ip=client_ip(request))
+        services.grant_revoke(actor=request.user, grant=grant, expected_version=version, ip=client_ip(request))
+    except Conflict as error:
+        current = error.current
+        who = f"{current.invitee.username if current.invitee else 'Any case worker'} ({current.agency.code})"
+        return _conflict_page(
+            request, case, error, title="Revoke the pull-in", button="Revoke the pull-in",
+            retry=current.state in (current.State.INVITED, current.State.ACCEPTED),
+            theirs=[("Pull-in", who), ("Status", current.status_label)],
+            yours=[("Pull-in", who), ("Status", "Revoked")],
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -443,12 +563,19 @@ def case_grant_revoke(request, pk: int, grant_pk: int):
 def case_status(request, pk: int):
     case = case_for(request.user, pk)
     _require(may_manage_case(request.user, case))
-    form = StatusForm(request.POST or None)
-    form.fields["status"].choices = [(s.value, s.label) for s in sorted(services.TRANSITIONS[case.status])]
-    return _form_page(request, case, form, title="Change the status", button="Change the status",
-                      done="Status changed.",
+
+    def make(data=None, initial=None):
+        form = StatusForm(data, initial=initial or {"version": case.version})
+        # ``case`` is re-read when a change is refused, so the choices follow the status saved now.
+        form.fields["status"].choices = [(s.value, s.label) for s in sorted(services.TRANSITIONS[case.status])]
+        return form
+
+    return _form_page(request, case, make(request.POST or None), title="Change the status",
+                      button="Change the status", done="Status changed.", row=case,
+                      make=lambda initial: make(initial=initial),
+                      theirs=lambda c: [("Status", c.get_status_display())],
                       save=lambda d: services.case_set_status(actor=request.user, case=case, status=d["status"],
-                                                              ip=client_ip(request)))
+                                                              expected_version=d["version"], ip=client_ip(request)))
 
 
 @login_required
@@ -456,12 +583,19 @@ def case_status(request, pk: int):
 def case_transfer(request, pk: int):
     case = case_for(request.user, pk)
     _require(may_manage_case(request.user, case))
-    form = TransferForm(request.POST or None)
-    form.fields["to"].queryset = (
-        User.objects.filter(is_active=True, role__in=CASE_HOLDING_ROLES, agency__isnull=False)
-        .exclude(pk=case.key_worker_id).select_related("agency").order_by("agency__code", "username")
-    )
-    return _form_page(request, case, form, title="Transfer the case", button="Transfer",
-                      done="The case has a new key worker.",
+
+    def make(data=None, initial=None):
+        form = TransferForm(data, initial=initial or {"version": case.version})
+        form.fields["to"].queryset = (
+            User.objects.filter(is_active=True, role__in=CASE_HOLDING_ROLES, agency__isnull=False)
+            .exclude(pk=case.key_worker_id).select_related("agency").order_by("agency__code", "username")
+        )
+        return form
+
+    return _form_page(request, case, make(request.POST or None), title="Transfer the case", button="Transfer",
+                      done="The case has a new key worker.", row=case, make=lambda initial: make(initial=initial),
+                      theirs=lambda c: [("Key worker", f"{c.key_worker.username} ({c.key_worker.agency.code})"),
+                                        ("Status", c.get_status_display())],
                       save=lambda d: services.case_transfer(actor=request.user, case=case, to=d["to"],
-                                                            reason=d["reason"], ip=client_ip(request)))
+                                                            reason=d["reason"], expected_version=d["version"],
+                                                            ip=client_ip(request)))

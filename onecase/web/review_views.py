@@ -24,6 +24,7 @@ from django.utils import dateformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from onecase.accounts.selectors import agencies_visible_to
+from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
 from onecase.linkage.models import ReviewItem
 from onecase.linkage.rules import may_review_linkage
 from onecase.linkage.selectors import decisions_for, review_item_for, review_queue_for
@@ -119,6 +120,7 @@ def review_queue(request):
 
 
 class DecisionForm(forms.Form):
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
     decision = forms.ChoiceField(
         label="Are these two records about the same person?",
         choices=[("confirm", "Yes, the same person"), ("reject", "No, different people")],
@@ -131,6 +133,34 @@ class DecisionForm(forms.Form):
         help_text="Why you decided this, for other reviewers. Add no more personal details than you need.",
         error_messages={"max_length": "The note must be 500 characters or fewer"},
     )
+
+    def clean(self):
+        data = super().clean()
+        if parse_version(data.get("version")) is None:
+            raise forms.ValidationError("This page was out of date: open the pair again and decide")
+        return data
+
+
+def _latest_decision(item: ReviewItem) -> str:
+    decision = item.decisions.select_related("decided_by").order_by("-decided_at", "-id").first()
+    if decision is None:
+        return "None yet"
+    who = decision.decided_by.username if decision.decided_by else "the command line"
+    return f"{decision.get_kind_display()}, by {who}, {dateformat.format(decision.decided_at, 'j M Y H:i')}"
+
+
+def _decision_conflict(item: ReviewItem, form: DecisionForm, opened) -> tuple[dict, DecisionForm]:
+    """The pair changed since the page was opened: its state now beside the reviewer's answer, and the
+    form filled in again at the current version."""
+    choices = dict(form.fields["decision"].choices)
+    answer, note = form.data.get("decision", ""), form.data.get("note", "")
+    conflict = {
+        "message": CONFLICT_MESSAGE, "version": item.version, "opened": opened,
+        "retry": item.status == ReviewItem.Status.OPEN,
+        "theirs": [("Status", item.get_status_display()), ("Latest decision", _latest_decision(item))],
+        "yours": [("Decision", choices.get(answer, "Not given")), ("Note", note or "Not given")],
+    }
+    return conflict, DecisionForm(initial={"version": item.version, "decision": answer, "note": note})
 
 
 def _next_item(user, params: dict, after: ReviewItem) -> ReviewItem | None:
@@ -163,11 +193,17 @@ def review_item(request, pk: int):
     if item is None:
         raise Http404("No such review item.")
     _, params, query = _filters(request)
-    form = DecisionForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    form = DecisionForm(request.POST if request.method == "POST" else None, initial={"version": item.version})
+    conflict = None
+    opened = parse_version(request.POST.get("version")) if request.method == "POST" else None
+    if request.method == "POST" and opened is not None and opened != item.version:
+        conflict, form = _decision_conflict(item, form, opened)
+    elif request.method == "POST" and form.is_valid():
         decide = review_confirm if form.cleaned_data["decision"] == "confirm" else review_reject
         try:
-            decide(actor=request.user, item=item, note=form.cleaned_data["note"])
+            decide(actor=request.user, item=item, note=form.cleaned_data["note"], expected_version=opened)
+        except Conflict:
+            conflict, form = _decision_conflict(item, form, opened)  # ``item`` was re-read under the lock
         except ValidationError as exc:
             form.add_error("decision", exc)
         else:
@@ -185,6 +221,7 @@ def review_item(request, pk: int):
     context = {
         "item": item,
         "form": form,
+        "conflict": conflict,
         "query": query,
         "rows": _side_by_side(a, b),
         "links": [links.get(a.pk), links.get(b.pk)],
@@ -193,7 +230,7 @@ def review_item(request, pk: int):
         "skip": _next_item(request.user, params, item),
         "decisions": item.decisions.select_related("decided_by", "undone_by").order_by("-decided_at", "-id"),
     }
-    return render(request, "web/review/item.html", context)
+    return render(request, "web/review/item.html", context, status=409 if conflict else 200)
 
 
 @login_required
@@ -218,8 +255,26 @@ def review_undo(request, pk: int):
     decision = decisions_for(request.user).filter(pk=pk).first()
     if decision is None:
         raise Http404("No such decision.")
+    version = parse_version(request.POST.get("version"))
+    if version is None:
+        messages.error(request, "The page you used was out of date, so nothing was changed. Check and try again.")
+        return redirect("web:review_decisions")
     try:
-        restored = decision_undo(actor=request.user, decision=decision, note=request.POST.get("note", "")[:500])
+        restored = decision_undo(actor=request.user, decision=decision, note=request.POST.get("note", "")[:500],
+                                 expected_version=version)
+    except Conflict as error:
+        current = error.current
+        undone = current.undone_at
+        state = f"Undone {dateformat.format(undone, 'j M Y H:i')}" if undone else "In force"
+        return render(request, "web/conflict.html", {
+            "title": f"Undo decision {current.pk}", "caption": "Linkage decisions",
+            "back": reverse("web:review_decisions"), "back_text": "Back to the decisions",
+            "action": request.path, "button": "Undo the decision",
+            "conflict": {"message": CONFLICT_MESSAGE, "version": current.version, "opened": version,
+                         "retry": undone is None,
+                         "theirs": [("Decision", current.get_kind_display()), ("Status", state)],
+                         "yours": [("Decision", current.get_kind_display()), ("Status", "Undone")]},
+        }, status=409)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
