@@ -13,6 +13,7 @@ from django.urls import get_resolver, reverse
 
 from onecase.accounts.models import Role
 from onecase.accounts.rules import NO_PERSON_ACCESS
+from onecase.accounts.services import token_create
 from onecase.cases.rules import may_open_cases
 from onecase.cases.services import action_add, case_open, flag_raise, grant_invite, need_add
 from onecase.contacts.models import Contact
@@ -129,6 +130,9 @@ OBJECT_URLS.update({
     "web:review_household": lambda b: reverse("web:review_household", args=[b["household"].pk]),
 })
 POST_OBJECT_URLS["web:review_undo"] = lambda b: reverse("web:review_undo", args=[b["decision"].pk])
+# API tokens: each user lists their own (administrators their agency's); B's token is not found.
+POST_OBJECT_URLS["web:api_token_revoke"] = lambda b: reverse("web:api_token_revoke", args=[b["token"].pk])
+LIST_URLS.update({"web:api_tokens": "/api-tokens/", "web:api_token_new": "/api-tokens/new/"})
 LIST_URLS.update({"web:review_queue": "/linkage/review/", "web:review_decisions": "/linkage/decisions/"})
 
 
@@ -218,7 +222,8 @@ def agency_b(write_file, settings, tmp_path):
     plant_series_of(bravo, person=person, reason=B_SECRET_NEED)  # B's meetings, B's members only
     charlie = UserFactory(agency=AgencyFactory(code="CHARLIE"), role=Role.KEY_WORKER)
     request = disclosure_request_create(actor=charlie, person=person, owner_agency=bravo, purpose="bravo-only purpose")
-    return {"agency": bravo, "job": job, "household": household, "person": person, "request": request,
+    token, _ = token_create(actor=None, user=officer, name=B_SECRET_NEED)
+    return {"token": token, "agency": bravo, "job": job, "household": household, "person": person, "request": request,
             "case": case, "need": need, "action": action, "flag": flag, "grant": grant,
             "review_item": review_item, "decision": decision}
 

@@ -6,9 +6,12 @@ import sys
 import time
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.apps import apps
 from django.urls import reverse
 
 from onecase.accounts.middleware import SIGNED_IN_AT
+from onecase.accounts.sign_in import typed_username_hash
 from onecase.sharing.models import AuditEvent
 from tests.auth import current_code, sign_in, totp_device
 from tests.conftest import PASSWORD
@@ -61,6 +64,44 @@ def test_lockout_by_username_with_cool_off(client, agency_admin, settings):
 
     UserFactory(username="colleague")
     assert password_sign_in(client, "colleague").status_code == 302
+    # Axes locks on the hash of the typed username, and keeps no typed text.
+    attempt = AccessAttempt.objects.get()
+    assert attempt.username == typed_username_hash("police_admin") and "police_admin" not in attempt.post_data
+
+
+def every_stored_value():
+    """Every text value in every table, as one string (audit trail and axes records included)."""
+    values = []
+    for model in apps.get_models():
+        if model._meta.managed and not model._meta.proxy:
+            for row in model.objects.values_list():
+                values.extend(str(value) for value in row)
+    return "\n".join(values)
+
+
+def test_a_password_typed_as_username_is_kept_nowhere(client, agency_admin, settings):
+    settings.AXES_ENABLE_ACCESS_FAILURE_LOG = True
+    typed = "Tr0ub4dor and 3 more words"
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("web:login"), {"username": typed, "password": "anything at all"})
+    locked = client.post(reverse("web:login"), {"username": typed, "password": "anything at all"})
+    assert locked.status_code == 429
+    failed = AuditEvent.objects.filter(action=AuditEvent.Action.SIGN_IN_FAILED)
+    assert failed.count() == settings.AXES_FAILURE_LIMIT + 1  # the refused one too
+    assert failed.first().detail == {"username_hash": typed_username_hash(typed), "known_account": False}
+    assert AccessFailureLog.objects.filter(username=typed_username_hash(typed)).count() > 0
+    assert AccessAttempt.objects.get().username == typed_username_hash(typed)
+    stored = every_stored_value()
+    assert typed not in stored and "Tr0ub4dor" not in stored
+
+
+def test_successful_sign_in_keeps_the_real_username_and_clears_failures(client, agency_admin):
+    password_sign_in(client, "police_admin", "not the password")
+    assert AccessAttempt.objects.filter(username=typed_username_hash("police_admin")).count() == 1
+    assert password_sign_in(client, "police_admin").status_code == 302
+    assert AccessLog.objects.get().username == "police_admin"
+    assert not AccessAttempt.objects.exists()  # reset on success finds the hashed record
+
 
 
 def test_sessions_end_ten_hours_after_sign_in_however_active(client, agency_admin, settings):

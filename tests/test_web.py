@@ -11,6 +11,7 @@ from django.urls import reverse
 from openpyxl import Workbook
 
 from onecase.accounts.models import Role
+from onecase.accounts.sign_in import typed_username_hash
 from onecase.contacts.models import Contact
 from onecase.imports import jobs
 from onecase.imports.models import ImportJob
@@ -86,7 +87,9 @@ def test_sign_in_sign_out_and_failed_sign_in_are_audited(client, agency_admin):
     assert response.status_code == 200
     assert "Error: Sign in – OneCase" in response.content.decode()
     failed = AuditEvent.objects.get(action=AuditEvent.Action.SIGN_IN_FAILED)
-    assert failed.username == "police_admin" and failed.detail["username"] == "police_admin"
+    # The typed username is kept as a keyed hash; the account it names is linked.
+    assert failed.user == agency_admin and failed.username == "police_admin"
+    assert failed.detail == {"username_hash": typed_username_hash("police_admin"), "known_account": True}
     assert "wrong password" not in str(failed.detail)
 
     device = totp_device(agency_admin)
@@ -110,7 +113,8 @@ def test_sign_in_sign_out_and_failed_sign_in_are_audited(client, agency_admin):
 def test_unknown_username_is_audited_without_an_account(client):
     client.post(reverse("web:login"), {"username": "nobody", "password": "whatever it is"})
     event = AuditEvent.objects.get(action=AuditEvent.Action.SIGN_IN_FAILED)
-    assert event.user is None and event.detail == {"username": "nobody", "known_account": False}
+    assert event.user is None and event.username == ""
+    assert event.detail == {"username_hash": typed_username_hash("nobody"), "known_account": False}
 
 
 def test_home_shows_only_the_agencies_the_user_may_see(client, partnership_admin):

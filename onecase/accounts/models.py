@@ -1,5 +1,12 @@
+from datetime import timedelta
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
+from knox.models import AbstractAuthToken
+
+# An API token's last use is recorded to the minute, so busy integrations do not write on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class Sector(models.TextChoices):
@@ -51,3 +58,34 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token for one user. Knox keeps a digest of the secret, never the secret itself.
+
+    ``token_key`` is knox's short lookup prefix of the secret, not enough to use it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=128, unique=True)
+    name = models.CharField(max_length=100)
+    expiry = models.DateTimeField()
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def expired(self) -> bool:
+        return self.expiry <= timezone.now()
+
+    def mark_used(self, now=None) -> None:
+        """Note the time of use, writing at most once a minute per token."""
+        now = now or timezone.now()
+        if self.last_used is None or now - self.last_used >= LAST_USED_RESOLUTION:
+            type(self).objects.filter(pk=self.pk).update(last_used=now)
+            self.last_used = now

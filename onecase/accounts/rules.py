@@ -47,3 +47,23 @@ def may_import_for(user, agency: Agency | None) -> bool:
 
 def may_create_agencies(user) -> bool:
     return sees_whole_partnership(user)
+
+
+def may_create_token_for(user, owner) -> bool:
+    """May ``user`` issue an API token that acts as ``owner``? Only for themselves, or as partnership admin."""
+    if not is_staff_member(user) or not owner.is_active:
+        return False
+    return owner.pk == user.pk or sees_whole_partnership(user)
+
+
+def may_revoke_token(user, token) -> bool:
+    """Its owner, an agency administrator of the owner's agency, or a partnership administrator."""
+    if not is_staff_member(user):
+        return False
+    if sees_whole_partnership(user) or token.user_id == user.pk:
+        return True
+    return (
+        user.role == Role.AGENCY_ADMIN
+        and user.agency_id is not None
+        and token.user.agency_id == user.agency_id
+    )

@@ -1,13 +1,24 @@
 """Writes for agencies and staff. Each checks permission and audits in the same transaction."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from onecase.accounts.models import Agency, Role, Sector, User
-from onecase.accounts.rules import may_create_agencies, sees_whole_partnership
+from onecase.accounts.models import Agency, ApiToken, Role, Sector, User
+from onecase.accounts.rules import (
+    may_create_agencies,
+    may_create_token_for,
+    may_revoke_token,
+    sees_whole_partnership,
+)
 from onecase.imports.contact_format import AGENCY_CODE, normalise_agency_code
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
+
+TOKEN_NAME_MAX = 100
+TOKEN_DAYS_MAX = 366
 
 
 @transaction.atomic
@@ -59,19 +70,44 @@ def user_create(*, actor, username: str, agency: Agency, role: str, password: st
 
 
 @transaction.atomic
-def token_create(*, actor, user: User):
-    """Issue a new API token for ``user``, replacing any old one (command line only)."""
-    from rest_framework.authtoken.models import Token
+def token_create(*, actor, user: User, name: str, days: int | None = None, ip=None) -> tuple[ApiToken, str]:
+    """Issue an API token acting as ``user``; returns the token and its secret.
 
-    if actor is not None and not sees_whole_partnership(actor):
-        raise PermissionDenied("Only partnership administrators may issue API tokens.")
-    Token.objects.filter(user=user).delete()
-    token = Token.objects.create(user=user)
+    Only a digest of the secret is stored: show it once. ``days`` defaults to
+    ONECASE_API_TOKEN_DAYS. ``actor`` None is the command line; web pages check a fresh
+    two-factor code before calling this.
+    """
+    if actor is not None and not may_create_token_for(actor, user):
+        raise PermissionDenied("You may only create API tokens for yourself.")
+    if not user.is_active:
+        raise ValidationError("API tokens can only be issued to active accounts.")
+    name = name.strip()
+    if not name:
+        raise ValidationError("Enter a name for the token.")
+    if len(name) > TOKEN_NAME_MAX:
+        raise ValidationError(f"The token name must be {TOKEN_NAME_MAX} characters or fewer.")
+    days = settings.ONECASE_API_TOKEN_DAYS if days is None else days
+    if not 1 <= days <= TOKEN_DAYS_MAX:
+        raise ValidationError(f"A token lasts between 1 and {TOKEN_DAYS_MAX} days.")
+    token, secret = ApiToken.objects.create(user=user, expiry=timedelta(days=days), name=name)
     audit_record(
-        user=actor, action=AuditEvent.Action.CHANGE, object_type="api_token", object_id=user.pk,
-        detail={"issued": True},
+        user=actor, action=AuditEvent.Action.CHANGE, object_type="api_token", object_id=token.pk, ip=ip,
+        detail={"issued": True, "user_id": user.pk, "days": days},
     )
-    return token
+    return token, secret
+
+
+@transaction.atomic
+def token_revoke(*, actor, token: ApiToken, ip=None) -> None:
+    """Revoke an API token: it stops working at once. ``actor`` None is the command line."""
+    if actor is not None and not may_revoke_token(actor, token):
+        raise PermissionDenied("You may not revoke this token.")
+    token_id, owner_id = token.pk, token.user_id
+    token.delete()
+    audit_record(
+        user=actor, action=AuditEvent.Action.CHANGE, object_type="api_token", object_id=token_id, ip=ip,
+        detail={"revoked": True, "user_id": owner_id},
+    )
 
 
 @transaction.atomic

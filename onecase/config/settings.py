@@ -61,7 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -180,13 +180,22 @@ CRISPY_TEMPLATE_PACK = "gds"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so a bad token gets 401 with WWW-Authenticate rather than 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "onecase.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "onecase.api.pagination.ForgivingPageNumberPagination",
     "PAGE_SIZE": 50,
+}
+# API tokens (django-rest-knox): only a digest of each secret is stored; every token expires.
+# Clients still send "Authorization: Token <secret>".
+KNOX_TOKEN_MODEL = "accounts.ApiToken"  # noqa: S105  # nosec B105 (a model name)
+ONECASE_API_TOKEN_DAYS = int(os.environ.get("ONECASE_API_TOKEN_DAYS", "90"))
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=ONECASE_API_TOKEN_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OneCase API",
@@ -230,6 +239,9 @@ AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 AXES_VERBOSE = False
+# Axes records and locks on a keyed hash of the typed username, so a password typed into the
+# username box is never kept; successful sign-ins keep the real username.
+AXES_USERNAME_CALLABLE = "onecase.accounts.sign_in.axes_username"
 OTP_TOTP_ISSUER = "OneCase"
 
 # Sessions end after 30 minutes idle and 10 hours after sign-in; the key rotates at sign-in.

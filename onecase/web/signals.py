@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from onecase.accounts.sign_in import typed_username_hash
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record, client_ip
 
@@ -23,7 +24,8 @@ def audit_sign_out(sender, request, user, **kwargs):
 
 @receiver(user_login_failed, dispatch_uid="onecase.web.audit_sign_in_failed")
 def audit_sign_in_failed(sender, credentials, request=None, **kwargs):
-    # ``credentials`` has the password masked already; only the username is kept.
+    # ``credentials`` has the password masked already. The typed username is kept only as a
+    # keyed hash: it may be a password typed into the wrong box. A matching account is linked.
     username = str(credentials.get("username", ""))[:150]
     account = get_user_model().objects.filter(username=username).first() if username else None
     audit_record(
@@ -32,5 +34,5 @@ def audit_sign_in_failed(sender, credentials, request=None, **kwargs):
         object_type="user",
         object_id=account.pk if account else "",
         ip=client_ip(request),
-        detail={"username": username, "known_account": account is not None},
+        detail={"username_hash": typed_username_hash(username), "known_account": account is not None},
     )

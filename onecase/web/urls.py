@@ -8,6 +8,7 @@ from onecase.web import (
     report_urls,
     review_urls,
     sharing_views,
+    token_urls,
     views,
 )
 
@@ -38,3 +39,4 @@ urlpatterns += case_urls.urlpatterns
 urlpatterns += review_urls.urlpatterns
 urlpatterns += meeting_urls.urlpatterns
 urlpatterns += report_urls.urlpatterns
+urlpatterns += token_urls.urlpatterns

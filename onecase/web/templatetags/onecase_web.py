@@ -50,6 +50,8 @@ def service_navigation(context) -> list[dict]:
     if may_review_linkage(user):
         current = "page" if name == "review_queue" else ("true" if name.startswith("review_") else "")
         items.append({"text": "Linkage review", "href": reverse("web:review_queue"), "current": current})
+    current = "page" if name == "api_tokens" else ("true" if name.startswith("api_token") else "")
+    items.append({"text": "API tokens", "href": reverse("web:api_tokens"), "current": current})
     if user.is_staff:
         items.append({"text": "Admin", "href": reverse("admin:index"), "current": ""})
     return items
