@@ -103,7 +103,6 @@ def test_successful_sign_in_keeps_the_real_username_and_clears_failures(client, 
     assert not AccessAttempt.objects.exists()  # reset on success finds the hashed record
 
 
-
 def test_sessions_end_ten_hours_after_sign_in_however_active(client, agency_admin, settings):
     assert settings.SESSION_COOKIE_AGE == 30 * 60 and settings.SESSION_SAVE_EVERY_REQUEST
     sign_in(client, agency_admin)
