@@ -131,11 +131,12 @@ class VersionedForm(forms.Form):
 
     version = forms.CharField(widget=forms.HiddenInput, required=False)
 
-    def clean_version(self):
-        version = parse_version(self.cleaned_data.get("version"))
-        if version is None:
+    def clean(self):
+        data = super().clean()
+        data["version"] = parse_version(data.get("version"))
+        if data["version"] is None:
             raise forms.ValidationError("This page was out of date: open it again from the case")
-        return version
+        return data
 
 
 class StatusForm(VersionedForm):
