@@ -15,7 +15,7 @@ from onecase.accounts.sign_in import typed_username_hash
 from onecase.contacts.models import Contact
 from onecase.imports import jobs
 from onecase.imports.models import ImportJob
-from onecase.imports.tasks import run_import_job
+from onecase.imports.tasks import check_import_job, run_import_job
 from onecase.sharing.models import AuditEvent
 from tests.auth import current_code, sign_in, totp_device
 from tests.conftest import PASSWORD
@@ -50,6 +50,14 @@ def queued(monkeypatch):
 
 
 def upload(client, content: str, agency: str = "POLICE", name: str = "police.csv"):
+    """Upload a file, then let the worker check it (as it would once the upload is saved)."""
+    response = post_file(client, content, agency, name)
+    if response.status_code == 302:
+        check_import_job(int(response["Location"].rstrip("/").split("/")[-1]))
+    return response
+
+
+def post_file(client, content: str, agency: str = "POLICE", name: str = "police.csv"):
     file = SimpleUploadedFile(name, content.encode(), content_type="text/csv")
     return client.post(reverse("web:import_new"), {"agency": agency, "file": file})
 
@@ -211,7 +219,9 @@ def test_invalid_upload_is_rejected_with_line_and_column(client, agency_admin, q
     assert Contact.objects.count() == 0
 
 
-def test_xlsx_upload_is_previewed(client, agency_admin):
+def test_xlsx_upload_is_checked_by_the_worker_then_previewed(
+    client, agency_admin, queued, django_capture_on_commit_callbacks
+):
     workbook = Workbook()
     sheet = workbook.active
     for line in VALID.splitlines():
@@ -220,8 +230,17 @@ def test_xlsx_upload_is_previewed(client, agency_admin):
     workbook.save(buffer)
     sign_in(client, agency_admin)
     file = SimpleUploadedFile("police.xlsx", buffer.getvalue())
-    response = client.post(reverse("web:import_new"), {"agency": "POLICE", "file": file})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("web:import_new"), {"agency": "POLICE", "file": file})
     job = ImportJob.objects.get()
+    # The request only stores the file: the rows are read by the worker.
+    assert job.status == ImportJob.Status.CHECKING and job.total_rows == 0
+    assert queued == [("onecase.imports.tasks.check_import_job", (job.pk,))]
+    html = client.get(response["Location"]).content.decode()
+    assert "<title>Checking police.xlsx – OneCase</title>" in html
+    assert 'hx-trigger="every 2s"' in html and "Not counted yet" in html and "Start import" not in html
+    assert check_import_job(job.pk) == {"job": job.pk, "status": "previewed"}
+    job.refresh_from_db()
     assert job.status == ImportJob.Status.PREVIEWED and job.total_rows == 3
     sample = client.get(response["Location"]).context["sample"]
     assert sample["rows"][2][:2] == ["R3", "P2"]

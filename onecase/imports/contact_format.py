@@ -10,7 +10,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import posixpath
 import re
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,6 +23,16 @@ from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Europe/London")
 MAX_PROBLEMS = 50
+MAX_COLUMNS = 200  # columns in a header (and declared by a workbook's sheet)
+MAX_XLSX_ROWS = 1_000_000  # rows a workbook's sheet may declare, header included
+SNIFF_BYTES = 64 * 1024  # the start of a CSV file looked at for binary content
+MAX_HEADER_BYTES = 1024 * 1024  # the longest header row of a CSV file
+MAX_UNPACKED_BYTES = 4 * 1024**3  # the largest sheet of a workbook, unpacked
+BINARY_SHARE = 0.01  # more control bytes than this share of the start of a file: not text
+LISTED_COLUMNS = 5  # unknown columns named one by one; more are summarised
+EARLIEST_OCCURRED = datetime(1900, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)  # occurred_at may be this far ahead (clocks and time zones differ)
+EARLIEST_BIRTH = date(1880, 1, 1)
 
 REQUIRED = ("record_id", "person_ref", "occurred_at", "contact_type")
 IDENTITY = ("given_name", "family_name", "date_of_birth", "sex", "address_line", "postcode", "uprn", "nhs_number")
@@ -39,6 +51,7 @@ MAX_LENGTH = {
     "postcode": 16,
     "uprn": 12,
     "nhs_number": 12,
+    "presenting_need": 2000,
     "outcome": 200,
     "staff_role": 100,
     "source_system": 100,
@@ -46,6 +59,11 @@ MAX_LENGTH = {
 }
 AGENCY_CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 DIGITS = re.compile(r"^\d+$")
+# Free text may hold tabs and line breaks; no value may hold other C0 control characters.
+FREE_TEXT = frozenset(("presenting_need", "outcome", "address_line"))
+CONTROL = re.compile(r"[\x00-\x1f]")
+CONTROL_IN_FREE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r")
 
 # The order of values in a clean row, after the agency code.
 CLEAN_FIELDS = (
@@ -144,9 +162,147 @@ def read_table(path: str | Path, name: str | None = None) -> Table:
     return _read_csv(path.read_bytes())
 
 
+def check_file(path: str | Path, name: str | None = None) -> None:
+    """Cheap checks before any row is read: that the file is text or a workbook, and not too wide or long.
+
+    Reads the start of a CSV file, or a workbook's sheet list and the start of its first sheet.
+    Raises ``FormatError`` with one problem.
+    """
+    path = Path(path)
+    kind_from = (name or path.name).lower()
+    if kind_from.endswith((".xlsx", ".xlsm")):
+        _check_xlsx(path)
+        return
+    if kind_from.endswith(".xls"):
+        raise FormatError([Problem(None, None, "old Excel .xls files are not supported; save as .xlsx or CSV")])
+    with path.open("rb") as handle:
+        head = handle.read(MAX_HEADER_BYTES)
+    _check_csv_start(head, path.stat().st_size)
+    text = head.decode("utf-8-sig", errors="replace")
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error as exc:
+        raise FormatError([Problem(1, None, f"cannot read the header row ({exc})")]) from None
+    _check_width(header)
+
+
+def _check_csv_start(head: bytes, size: int) -> None:
+    """Refuse a workbook, UTF-16 text or binary data given as CSV, and a header row too long to be one."""
+    if head.startswith(b"PK\x03\x04"):
+        raise FormatError([Problem(None, None, "it looks like an Excel workbook; give it a .xlsx name")])
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FormatError([Problem(None, None, "it is UTF-16 text; save it as UTF-8 CSV")])
+    start = head[:SNIFF_BYTES]
+    controls = len(start) - len(start.translate(None, _CONTROL_BYTES))
+    if controls > max(1, len(start) * BINARY_SHARE):
+        raise FormatError([Problem(None, None, "it is not a CSV file (it holds binary data, not text)")])
+    if size > len(head) and b"\n" not in head and b"\r" not in head:
+        raise FormatError([Problem(1, None, f"the header row is longer than {MAX_HEADER_BYTES // 1024 // 1024} MB")])
+
+
+def _check_width(header: Sequence) -> None:
+    """Refuse a header with more than ``MAX_COLUMNS`` columns (empty columns at its end do not count)."""
+    width = len(header)
+    while width and not header[width - 1]:
+        width -= 1
+    _check_header_width(width)
+
+
+def _check_header_width(width: int) -> None:
+    if width > MAX_COLUMNS:
+        reason = f"the header row has {width:,} columns; at most {MAX_COLUMNS} are allowed"
+        raise FormatError([Problem(1, None, reason)])
+
+
+def _check_xlsx(path: Path) -> None:
+    """The workbook's declared size and header width, from its sheet list and the start of its first sheet."""
+    not_workbook = FormatError([Problem(None, None, "it is not an Excel workbook (.xlsx)")])
+    if not zipfile.is_zipfile(path):
+        raise not_workbook
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _first_sheet(archive)
+            if member is None:
+                raise not_workbook
+            if archive.getinfo(member).file_size > MAX_UNPACKED_BYTES:
+                raise FormatError([Problem(None, None, "the first sheet is too large once unpacked; save it as CSV")])
+            with archive.open(member) as source:
+                dimension, width = _sheet_start(source)
+    except FormatError:
+        raise
+    except Exception as exc:  # a damaged archive or sheet can fail in many ways, all meaning the same
+        raise FormatError([Problem(None, None, f"cannot open the workbook ({exc.__class__.__name__})")]) from None
+    if dimension is not None:
+        _, _, columns, rows = dimension
+        if columns and columns > MAX_COLUMNS:
+            raise FormatError([Problem(None, None, f"the first sheet is {columns:,} columns wide; "
+                                                   f"at most {MAX_COLUMNS} are allowed")])
+        if rows and rows > MAX_XLSX_ROWS:
+            raise FormatError([Problem(None, None, f"the first sheet has {rows:,} rows; at most {MAX_XLSX_ROWS:,} "
+                                                   "are allowed in a workbook (save larger files as CSV)")])
+    _check_header_width(width)
+
+
+_RELATIONSHIP_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _first_sheet(archive: zipfile.ZipFile) -> str | None:
+    """The archive member holding the workbook's first sheet, or None."""
+    from openpyxl.xml.functions import fromstring
+
+    names = set(archive.namelist())
+    if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+        return None
+    sheet = next((e for e in fromstring(archive.read("xl/workbook.xml")).iter() if _local(e.tag) == "sheet"), None)
+    if sheet is None:
+        return None
+    wanted = sheet.get(_RELATIONSHIP_ID)
+    for relationship in fromstring(archive.read("xl/_rels/workbook.xml.rels")).iter():
+        if _local(relationship.tag) == "Relationship" and relationship.get("Id") == wanted:
+            target = relationship.get("Target") or ""
+            member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+            return member if member in names else None
+    return None
+
+
+def _sheet_start(source) -> tuple[tuple | None, int]:
+    """A sheet's declared ``(min column, min row, max column, max row)`` and the width of its first row."""
+    from openpyxl.utils.cell import column_index_from_string, range_boundaries
+    from openpyxl.xml.functions import iterparse
+
+    dimension = None
+    width = 0
+    cells = 0
+    first_row = False
+    for event, element in iterparse(source, events=("start", "end")):
+        tag = _local(element.tag)
+        if event == "start":
+            if tag == "dimension":
+                try:
+                    dimension = range_boundaries(element.get("ref") or "")
+                except (TypeError, ValueError):
+                    dimension = None
+            elif tag == "row":
+                first_row = element.get("r") in (None, "1")
+            continue
+        if tag == "c" and first_row:
+            cells += 1
+            if any(_local(child.tag) in ("v", "is") for child in element):
+                ref = element.get("r")
+                letters = ref.rstrip("0123456789") if ref else ""
+                width = column_index_from_string(letters) if letters else cells
+            element.clear()
+        elif tag in ("row", "sheetData"):
+            break
+    return dimension, width
+
+
+def _local(tag) -> str:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
 def _read_csv(data: bytes) -> Table:
-    if data.startswith(b"PK\x03\x04"):
-        raise FormatError([Problem(None, None, "this looks like an Excel workbook; give it a .xlsx name")])
+    _check_csv_start(data[:MAX_HEADER_BYTES], len(data))
     if not _is_utf8(data):
         raise FormatError(_utf8_problems(data))
     # Decoded as read rather than all at once: a decoded copy of a large file costs up to four
@@ -159,6 +315,7 @@ def _read_csv(data: bytes) -> Table:
         raise FormatError([Problem(1, None, "the file is empty; it needs a header row")]) from None
     except csv.Error as exc:
         raise FormatError([Problem(1, None, f"cannot read the header row ({exc})")]) from None
+    _check_width(header)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
@@ -202,7 +359,10 @@ def _utf8_problems(data: bytes) -> list[Problem]:
         except UnicodeDecodeError as exc:
             bad = raw[exc.start : exc.start + 1].hex().upper()
             column = None
-            fields = next(csv.reader([raw.decode("utf-8", "replace").rstrip("\r")]), [])
+            try:
+                fields = next(csv.reader([raw.decode("utf-8", "replace").rstrip("\r")]), [])
+            except csv.Error:
+                fields = []
             for index, value in enumerate(fields):
                 if "\ufffd" in value:
                     column = header[index] if index < len(header) else f"{index + 1}"
@@ -230,32 +390,53 @@ def _cell_text(value) -> str:
 
 def _read_xlsx(path: Path) -> Table:
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_xlsx(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+        sheet = workbook.worksheets[0]
+        # Only the header's cells are read from each row, so that a wide sheet is not read whole.
+        header = [_cell_text(v) for v in next(sheet.iter_rows(max_row=1, values_only=True), ())]
+    except Exception as exc:  # a damaged workbook can fail in many ways, all meaning the same
         raise FormatError([Problem(None, None, f"cannot open the workbook ({exc.__class__.__name__})")]) from None
-    sheet = workbook.worksheets[0]
-    iterator = sheet.iter_rows(values_only=True)
-    try:
-        header = [_cell_text(v) for v in next(iterator)]
-    except StopIteration:
-        workbook.close()
-        raise FormatError([Problem(1, None, "the first sheet is empty; it needs a header row")]) from None
     while header and not header[-1]:
         header.pop()
+    if not header:
+        workbook.close()
+        raise FormatError([Problem(1, None, "the first sheet is empty; it needs a header row")])
+    _check_width(header)
+    width = len(header)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        number = 1
         try:
-            for number, cells in enumerate(iterator, start=2):
-                values = [_cell_text(v) for v in cells[: len(header)]]
-                if any(values):
-                    yield number, values
+            for number, cells in enumerate(sheet.iter_rows(min_row=2, max_col=width, values_only=True), start=2):
+                if number > MAX_XLSX_ROWS:
+                    raise FormatError([Problem(number, None, f"a workbook may have at most {MAX_XLSX_ROWS:,} rows "
+                                                             "(save larger files as CSV)")])
+                if any(cells):
+                    values = [_cell_text(v) for v in cells]
+                    if any(values):
+                        yield number, values
+        except FormatError:
+            raise
+        except Exception as exc:  # a sheet damaged after its first rows
+            reason = f"cannot read the workbook ({exc.__class__.__name__})"
+            raise FormatError([Problem(number + 1, None, reason)]) from None
         finally:
             workbook.close()
 
     return Table(header=header, rows=rows(), estimated_rows=max((sheet.max_row or 2) - 1, 1), kind="xlsx")
+
+
+def unknown_column_warnings(ignored: Sequence[str], *, done: bool) -> list[str]:
+    """Warnings for columns not in the format: one each for a few, else one that counts them and names some."""
+    will = "was ignored" if done else "will be ignored"
+    if len(ignored) <= LISTED_COLUMNS:
+        return [f"column {name} is not part of the contact format and {will}" for name in ignored]
+    examples = ", ".join(name[:40] for name in ignored[:3])
+    were = "were ignored" if done else "will be ignored"
+    return [f"{len(ignored):,} columns are not part of the contact format and {were}, for example: {examples}"]
 
 
 # --- header and rows ---------------------------------------------------------------------
@@ -312,6 +493,11 @@ _DATE_OF_BIRTH = _FIELDS.index("date_of_birth")
 _UPRN = _FIELDS.index("uprn")
 _NHS_NUMBER = _FIELDS.index("nhs_number")
 _LIMITS = tuple((_FIELDS.index(name), limit) for name, limit in MAX_LENGTH.items())
+# The control characters each value may not hold (the agency code has its own, stricter, check).
+_CONTROLS = tuple((slot, CONTROL_IN_FREE_TEXT if name in FREE_TEXT else CONTROL)
+                  for slot, name in enumerate(_FIELDS) if name != "agency")
+_EARLIEST_TEXT = EARLIEST_OCCURRED.isoformat()
+_EARLIEST_NAIVE = EARLIEST_OCCURRED.replace(tzinfo=None)
 
 
 # Offsets of UK local time written as text: a database reads "2024-07-01T12:00+01:00" as the same instant.
@@ -340,10 +526,16 @@ class RowValidator:
     problems and their order.
     """
 
-    def __init__(self, layout: Layout, *, agency_code: str | None, today: date | None = None):
+    def __init__(self, layout: Layout, *, agency_code: str | None, today: date | None = None,
+                 now: datetime | None = None):
         self.layout = layout
         self.agency_code = normalise_agency_code(agency_code) if agency_code else None
         self.today = today or date.today()
+        # The latest occurred_at accepted, as an aware instant, as UTC text (which sorts as the
+        # instants do) and as a naive UTC date-time.
+        self.latest = ((now or datetime.now(UTC)) + FUTURE_SLACK).astimezone(UTC).replace(microsecond=0)
+        self._latest_text = self.latest.isoformat()
+        self._latest_naive = self.latest.replace(tzinfo=None)
         # The first line of each (agency code, record id).
         self.seen: dict[tuple[str, str], int] = {}
         idx = layout.index
@@ -365,6 +557,7 @@ class RowValidator:
         self._dob_texts: dict[str, str | None] = {"": None}  # valid raw date of birth -> ISO text
         self._keys: set[tuple[str, str]] = set()  # (agency code, record id) seen by validate_columns
         self._column_limits = [(slot, limit) for slot, limit in _LIMITS if positions[slot] is not None]
+        self._controls = tuple((slot, pattern) for slot, pattern in _CONTROLS if positions[slot] is not None)
 
     def validate(self, line: int, values: list[str]) -> tuple[tuple | None, list[Problem]]:
         clean = self._valid(line, values, as_text=False)
@@ -425,13 +618,21 @@ class RowValidator:
         record_id = got[_RECORD_ID]
         if not (record_id and got[_PERSON_REF] and got[_CONTACT_TYPE] and got[_OCCURRED_AT]):
             return None
+        if not "".join(got).isprintable():
+            for slot, pattern in self._controls:
+                if pattern.search(got[slot]):
+                    return None
         try:
             if as_text:
                 occurred = self._occurred_text(got[_OCCURRED_AT])
+                if not _EARLIEST_TEXT <= occurred <= self._latest_text:
+                    return None
             else:
                 occurred = parse_occurred_at(got[_OCCURRED_AT])
+                if not EARLIEST_OCCURRED <= occurred <= self.latest:
+                    return None
         except (ValueError, OverflowError):
-            return None  # the full checks report it (or raise as before)
+            return None  # the full checks report it
         raw_dob = got[_DATE_OF_BIRTH]
         dob = None
         if raw_dob:
@@ -443,7 +644,7 @@ class RowValidator:
                     parsed_dob = date.fromisoformat(raw_dob)
                 except ValueError:
                     return None
-                if parsed_dob > self.today:
+                if parsed_dob > self.today or parsed_dob < EARLIEST_BIRTH:
                     return None
                 known = self._dates_of_birth[raw_dob] = (parsed_dob, parsed_dob.isoformat())
             dob = known[1] if as_text else known[0]
@@ -487,6 +688,10 @@ class RowValidator:
             blank if position is None else list(map(str.strip, by_position[position]))
             for _, position in self._positions
         ]
+        for slot, pattern in self._controls:
+            joined = "".join(columns[slot])
+            if not joined.isprintable() and pattern.search(joined):
+                return None
 
         if self._positions[_AGENCY][1] is None:
             if not self._default_agency_ok:
@@ -531,7 +736,7 @@ class RowValidator:
                 parsed = date.fromisoformat(raw)
             except ValueError:
                 return None
-            if parsed > self.today:
+            if parsed > self.today or parsed < EARLIEST_BIRTH:
                 return None
             dob_texts[raw] = parsed.isoformat()
         columns[_DATE_OF_BIRTH] = list(map(dob_texts.__getitem__, columns[_DATE_OF_BIRTH]))
@@ -540,6 +745,8 @@ class RowValidator:
         try:
             columns[_OCCURRED_AT], instants = self._occurred_columns(columns[_OCCURRED_AT])
         except (ValueError, OverflowError):
+            return None
+        if min(instants) < _EARLIEST_NAIVE or max(instants) > self._latest_naive:
             return None
 
         keys = set(zip(agencies, record_ids, strict=True))
@@ -610,10 +817,17 @@ class RowValidator:
         else:
             try:
                 occurred = parse_occurred_at(got["occurred_at"])
-            except ValueError:
+            except (ValueError, OverflowError):
                 problems.append(
                     Problem(line, "occurred_at", f"'{got['occurred_at'][:40]}' is not an ISO 8601 date or date-time")
                 )
+            else:
+                if occurred < EARLIEST_OCCURRED:
+                    problems.append(Problem(line, "occurred_at", f"is before {EARLIEST_OCCURRED.year}"))
+                    occurred = None
+                elif occurred > self.latest:
+                    problems.append(Problem(line, "occurred_at", "is more than a day in the future"))
+                    occurred = None
 
         dob = None
         if got["date_of_birth"]:
@@ -626,10 +840,17 @@ class RowValidator:
             else:
                 if dob > self.today:
                     problems.append(Problem(line, "date_of_birth", "is in the future"))
+                elif dob < EARLIEST_BIRTH:
+                    problems.append(Problem(line, "date_of_birth", f"is before {EARLIEST_BIRTH.year}"))
 
         for name, limit in MAX_LENGTH.items():
             if len(got[name]) > limit:
-                problems.append(Problem(line, name, f"is longer than {limit} characters"))
+                problems.append(Problem(line, name, f"is longer than {limit:,} characters"))
+        for slot, pattern in self._controls:
+            found = pattern.search(got[_FIELDS[slot]])
+            if found:
+                code = ord(found.group())
+                problems.append(Problem(line, _FIELDS[slot], f"contains a control character (character code {code})"))
         if got["uprn"] and not DIGITS.match(got["uprn"]):
             problems.append(Problem(line, "uprn", "must be digits only"))
         nhs = got["nhs_number"].replace(" ", "").replace("-", "")

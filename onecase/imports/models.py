@@ -3,9 +3,14 @@ from django.db import models
 
 
 class ImportJob(models.Model):
-    """One uploaded file on its way into the demand ledger: preview, queue, progress, result."""
+    """One uploaded file on its way into the demand ledger: check, preview, queue, progress, result.
+
+    While the worker checks or imports the file it beats ``heartbeat_at`` (see ``onecase.imports.tasks``);
+    ``attempt`` counts the runs, so that a run the recovery gave up on cannot write over a later one.
+    """
 
     class Status(models.TextChoices):
+        CHECKING = "checking", "Checking the file"
         PREVIEWED = "previewed", "Ready to import"
         REJECTED = "rejected", "Rejected"
         QUEUED = "queued", "Waiting to start"
@@ -31,6 +36,8 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -46,4 +53,4 @@ class ImportJob(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in {self.Status.QUEUED, self.Status.RUNNING}
+        return self.status in {self.Status.CHECKING, self.Status.QUEUED, self.Status.RUNNING}

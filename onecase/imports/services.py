@@ -42,6 +42,7 @@ from onecase.imports.contact_format import (
     normalise_agency_code,
     read_layout,
     read_table,
+    unknown_column_warnings,
 )
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
@@ -79,7 +80,9 @@ class ImportRejected(Exception):
         super().__init__(f"{len(self.problems)} problem(s)")
 
     def report(self, path) -> list[str]:
-        """The lines a command prints for a rejected file."""
+        """The lines a command prints for a rejected file: one line if it has one problem."""
+        if len(self.problems) == 1 and not self.more:
+            return [f"{path}: rejected, nothing from this file was kept: {self.problems[0]}"]
         lines = [f"{path}: rejected, nothing from this file was kept."]
         lines += [f"  {problem}" for problem in self.problems]
         if self.more:
@@ -105,14 +108,22 @@ def _open(path: Path, name: str | None) -> Table:
         raise ImportRejected(exc.problems) from None
 
 
-def preview_contacts(*, path: str | Path, name: str | None = None, agency_code: str | None = None, rows: int = 10):
+def preview_contacts(
+    *,
+    path: str | Path,
+    name: str | None = None,
+    agency_code: str | None = None,
+    rows: int = 10,
+    progress: Progress | None = None,
+):
     """Read the header and the first ``rows`` rows, and validate the whole file without writing.
 
-    Returns ``(header, sample, warnings, problems, row_count)``.
+    Returns ``(header, sample, warnings, problems, row_count)``; ``progress(rows checked, estimate)``
+    is called as it goes. Raises ``ImportRejected`` if the file cannot be read at all.
     """
     table = _open(Path(path), name)
     layout, problems = read_layout(table.header, agency_given=agency_code is not None)
-    warnings = [f"column {c} is not part of the contact format and will be ignored" for c in layout.ignored]
+    warnings = unknown_column_warnings(layout.ignored, done=False)
     sample: list[list[str]] = []
     count = 0
     if not problems:
@@ -123,7 +134,10 @@ def preview_contacts(*, path: str | Path, name: str | None = None, agency_code: 
                 if len(sample) < rows:
                     sample.append(values)
                 _, row_problems = validator.validate(line, values)
-                problems.extend(row_problems)
+                if row_problems and len(problems) <= MAX_PROBLEMS:
+                    problems.extend(row_problems)
+                if progress and count % PROGRESS_ROWS == 0:
+                    progress(count, table.estimated_rows)
         except FormatError as exc:
             problems.extend(exc.problems)
     return table.header, sample, warnings, problems[: MAX_PROBLEMS + 1], count
@@ -181,9 +195,7 @@ def _import(actor, path: Path, name: str | None, agency_code: str | None, progre
     layout, problems = read_layout(table.header, agency_given=agency_code is not None)
     if problems:
         raise ImportRejected(problems)
-    result = ImportResult(
-        warnings=[f"column {c} is not part of the contact format and was ignored" for c in layout.ignored]
-    )
+    result = ImportResult(warnings=unknown_column_warnings(layout.ignored, done=True))
     agency_ids: dict[str, int] = {}
     if agency_code is not None:
         agency_ids[normalise_agency_code(agency_code)] = _agency_for_code(agency_code, actor, result)

@@ -9,10 +9,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
-from onecase.accounts.rules import may_import_for
 from onecase.accounts.selectors import import_agencies_for
-from onecase.imports.jobs import job_create, job_preview_viewed, job_progress, job_sample, job_start, jobs_visible_to
+from onecase.imports.jobs import (
+    job_create,
+    job_preview_viewed,
+    job_progress,
+    job_sample,
+    job_start,
+    jobs_recover,
+    jobs_visible_to,
+)
 from onecase.imports.models import ImportJob
+from onecase.imports.rules import may_start_job
 from onecase.reports.selectors import agency_counts_for
 from onecase.sharing.services import client_ip
 from onecase.web.forms import SignInForm, UploadForm
@@ -49,6 +57,7 @@ def home(request):
 @login_required
 @require_GET
 def import_list(request):
+    jobs_recover(page=True)  # so that a job whose worker died is shown as failed
     jobs = jobs_visible_to(request.user).select_related("agency", "created_by")
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     may_upload = import_agencies_for(request.user).exists()
@@ -74,9 +83,10 @@ def import_new(request):
 @login_required
 @require_GET
 def import_detail(request, pk: int):
+    jobs_recover(page=True)
     job = get_object_or_404(jobs_visible_to(request.user).select_related("agency", "created_by"), pk=pk)
     sample = None
-    if job.status in (ImportJob.Status.PREVIEWED, ImportJob.Status.REJECTED):
+    if job.status == ImportJob.Status.PREVIEWED:
         sample = job_sample(job)
         if sample and sample["rows"]:
             job_preview_viewed(actor=request.user, job=job, rows_shown=len(sample["rows"]), ip=client_ip(request))
@@ -84,7 +94,7 @@ def import_detail(request, pk: int):
         "job": job,
         "sample": sample,
         "progress": job_progress(job),
-        "may_start": job.status == ImportJob.Status.PREVIEWED and may_import_for(request.user, job.agency),
+        "may_start": may_start_job(request.user, job),
         "problems": job.errors if job.status in (ImportJob.Status.REJECTED, ImportJob.Status.FAILED) else [],
     }
     return render(request, "web/imports/detail.html", context)
@@ -99,6 +109,7 @@ def import_status(request, pk: int):
         if request.htmx:
             return HttpResponseClientRedirect(login["Location"])
         return login
+    jobs_recover(page=True)
     job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
     if not request.htmx:
         return redirect("web:import_detail", pk=job.pk)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.utils.module_loading import import_string
 from playwright.sync_api import expect
 
 from onecase.accounts.models import Role, User
 from onecase.imports import jobs
 from onecase.imports.models import ImportJob
-from onecase.imports.tasks import run_import_job
 from tests.auth import current_code, totp_device
 from tests.conftest import PASSWORD
 from tests.factories import AgencyFactory, UserFactory
@@ -63,8 +63,8 @@ def browser():
 def site(settings, tmp_path, transactional_db, live_server, monkeypatch):
     settings.UPLOAD_DIR = tmp_path / "uploads"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # Run queued imports straight away, in the request that queues them.
-    monkeypatch.setattr(jobs, "async_task", lambda func, *args, **kwargs: run_import_job(*args))
+    # Run queued checks and imports straight away, in the request that queues them.
+    monkeypatch.setattr(jobs, "async_task", lambda func, *args, **kwargs: import_string(func)(*args))
     yield live_server
     cache.clear()
 

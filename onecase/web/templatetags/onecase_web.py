@@ -10,6 +10,7 @@ from onecase.linkage.rules import may_review_linkage
 register = template.Library()
 
 STATUS_TAG = {
+    ImportJob.Status.CHECKING: "govuk-tag--blue",
     ImportJob.Status.PREVIEWED: "govuk-tag--turquoise",
     ImportJob.Status.REJECTED: "govuk-tag--red",
     ImportJob.Status.QUEUED: "govuk-tag--grey",

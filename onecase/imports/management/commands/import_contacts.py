@@ -30,17 +30,21 @@ class Command(BaseCommand):
             try:
                 result = import_contacts(actor=None, path=path, agency_code=agency, progress=progress)
             except ImportRejected as exc:
-                failed += 1
-                for line in exc.report(path):
-                    self.stderr.write(line)
-                continue
+                report = exc.report(path)
             except OSError as exc:
-                failed += 1
-                self.stderr.write(f"{path}: cannot read the file ({exc.strerror or exc}).")
-                continue
+                report = [f"{path}: cannot read the file ({exc.strerror or exc})."]
+            else:
+                report = None
             finally:
                 if bar is not None:
                     bar.close()
+            if report is not None:
+                if len(files) == 1 and len(report) == 1:
+                    raise CommandError(report[0], returncode=1)  # one file, one problem: one line
+                failed += 1
+                for line in report:
+                    self.stderr.write(line)
+                continue
             for code in result.agencies_created:
                 self.stdout.write(f"{path}: created agency {code} (name it with the admin pages).")
             for warning in result.warnings:

@@ -1,0 +1,20 @@
+"""Predicates about import jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from onecase.accounts.rules import may_import_for
+from onecase.imports.models import ImportJob
+
+
+def job_may_start(job: ImportJob) -> bool:
+    """A job can be started when its file has been checked, or again after a failed run while its file is kept."""
+    if job.status == ImportJob.Status.PREVIEWED:
+        return True
+    return job.status == ImportJob.Status.FAILED and job.total_rows > 0 and Path(job.stored_path).is_file()
+
+
+def may_start_job(user, job: ImportJob) -> bool:
+    """``user`` may import for the job's agency, and the job can be started."""
+    return may_import_for(user, job.agency) and job_may_start(job)
