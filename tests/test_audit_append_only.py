@@ -1,4 +1,4 @@
-"""On PostgreSQL, audit events are append-only, enforced by the database itself."""
+"""Audit events are append-only, enforced by the database itself: by triggers on PostgreSQL and on SQLite."""
 
 import pytest
 from django.db import connection, transaction
@@ -7,20 +7,19 @@ from django.db.utils import DatabaseError
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="database-enforced on PostgreSQL"),
+pytestmark = pytest.mark.django_db
+
+STATEMENTS = [
+    "UPDATE sharing_auditevent SET purpose = 'edited'",
+    "DELETE FROM sharing_auditevent",
+    pytest.param(
+        "TRUNCATE sharing_auditevent",
+        marks=pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no TRUNCATE"),
+    ),
 ]
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "UPDATE sharing_auditevent SET purpose = 'edited'",
-        "DELETE FROM sharing_auditevent",
-        "TRUNCATE sharing_auditevent",
-    ],
-)
+@pytest.mark.parametrize("statement", STATEMENTS)
 def test_the_database_refuses_to_change_audit_rows(statement):
     event = audit_record(user=None, action=AuditEvent.Action.VIEW, object_type="person", object_id=1)
     with pytest.raises(DatabaseError, match="append-only|Cannot|cannot|Protected"):

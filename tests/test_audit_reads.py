@@ -77,3 +77,40 @@ def test_subject_access_export_is_refused_to_others(person):
         with pytest.raises(PermissionDenied):
             sar_export(actor=user, person=person)
     assert not AuditEvent.objects.filter(action="export").exists()
+
+
+def audit_reads():
+    return AuditEvent.objects.filter(action=AuditEvent.Action.VIEW, object_type="audit")
+
+
+def test_reading_the_audit_trail_in_the_admin_pages_is_audited_with_counts_only(client):
+    from tests.auth import sign_in
+
+    auditor = UserFactory(agency=AgencyFactory(code="PARTNERSHIP"), role=Role.AUDITOR)
+    for n in range(3):
+        audit_record(user=None, action=AuditEvent.Action.VIEW, object_type="person", object_id=n)
+    sign_in(client, auditor)
+    assert client.get("/admin/sharing/auditevent/", {"q": "someone"}).status_code == 200
+    listed = audit_reads().get()
+    assert listed.user_id == auditor.pk
+    assert listed.detail == {"page": "admin list", "shown": 0, "matching": 0}  # counts, never the search
+    everything = AuditEvent.objects.count()  # an auditor sees every event: these three, the sign-in, the search
+    client.get("/admin/sharing/auditevent/")
+    assert audit_reads().first().detail == {"page": "admin list", "shown": everything, "matching": everything}
+    event = AuditEvent.objects.filter(object_type="person").first()
+    assert client.get(f"/admin/sharing/auditevent/{event.pk}/change/").status_code == 200
+    opened = audit_reads().first()
+    assert (opened.object_id, opened.detail) == (str(event.pk), {"page": "admin detail", "shown": 1})
+
+
+def test_the_data_protection_page_is_audited(client):
+    from tests.auth import sign_in
+
+    dpo = UserFactory(agency=AgencyFactory(code="POLICE"), role=Role.DPO)
+    sign_in(client, dpo)
+    assert client.get("/data-protection/").status_code == 200
+    read = audit_reads().get()
+    assert (read.user_id, read.detail) == (dpo.pk, {"page": "data protection", "alerts": 0, "unusual": 0})
+    sign_in(client, UserFactory(agency=dpo.agency, role=Role.PRACTITIONER))
+    assert client.get("/data-protection/").status_code == 403
+    assert audit_reads().count() == 1

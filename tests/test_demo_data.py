@@ -362,3 +362,12 @@ def test_demo_login_resets_existing_accounts(db, monkeypatch, fast_hashing):
     admin.refresh_from_db()
     assert admin.is_active and admin.check_password("a different demo password")
     assert "(reset)" in out.getvalue() and "a different demo password" not in out.getvalue()
+
+
+def test_demo_accounts_break_the_glass_by_the_statutory_defaults(db, monkeypatch, fast_hashing):
+    from onecase.sharing.rules import may_break_glass
+
+    monkeypatch.delenv("ONECASE_DEMO_PASSWORD", raising=False)
+    call_command("demo_login", stdout=io.StringIO())
+    may = {u.username for u in User.objects.all() if may_break_glass(u)}
+    assert may == {"demo-keyworker", "demo-housing"}

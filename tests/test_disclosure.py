@@ -14,6 +14,7 @@ from onecase.sharing.services import (
     agreement_create,
     agreement_revoke,
     break_glass,
+    break_glass_role_set,
     disclosure_request_create,
     disclosure_request_decide,
 )
@@ -102,19 +103,20 @@ def test_step_up_request_approved_by_owning_agency(agencies):
 
 def test_break_the_glass_is_time_limited_and_alerts_the_dpo(agencies):
     person = Person.objects.create()
-    volunteer = UserFactory(agency=agencies["FOODBANK"], role=Role.VOLUNTARY_PARTNER)
+    break_glass_role_set(actor=None, agency=agencies["HOUSING"], role=Role.KEY_WORKER, allowed=True)
+    worker = UserFactory(agency=agencies["HOUSING"], role=Role.KEY_WORKER)
     grant = break_glass(
-        actor=volunteer,
+        actor=worker,
         person=person,
         reason="Child at immediate risk, police unreachable",
-        owner_agency_ids=[agencies["POLICE"].pk, agencies["FOODBANK"].pk],
+        owner_agency_ids=[agencies["POLICE"].pk, agencies["HOUSING"].pk],
     )
-    assert disclosure_for(volunteer, agencies["POLICE"].pk, person_id=person.pk).tier == Tier.FULL
+    assert disclosure_for(worker, agencies["POLICE"].pk, person_id=person.pk).tier == Tier.FULL
     alert = Alert.objects.get()
     assert alert.agency == agencies["POLICE"] and alert.kind == "break_glass"
     grant.expires_at = timezone.now() - dt.timedelta(seconds=1)
     grant.save()
-    assert disclosure_for(volunteer, agencies["POLICE"].pk, person_id=person.pk).tier == Tier.SIGNPOST
+    assert disclosure_for(worker, agencies["POLICE"].pk, person_id=person.pk).tier == Tier.SIGNPOST
     assert AuditEvent.objects.filter(action="disclose", object_id=str(person.pk)).exists()
 
 

@@ -5,10 +5,11 @@ import datetime as dt
 import pytest
 
 from onecase.accounts.models import Agency, Role
-from onecase.sharing.models import Alert, AuditEvent, BreakGlass, DisclosureRequest
+from onecase.sharing.models import Alert, AuditEvent, BreakGlass, BreakGlassRole, DisclosureRequest
+from onecase.sharing.services import break_glass_role_set, break_glass_roles_default
 from tests.auth import current_code, sign_in, totp_device
 from tests.conftest import PASSWORD
-from tests.factories import UserFactory
+from tests.factories import AgencyFactory, UserFactory
 from tests.test_demand import city  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +54,7 @@ def test_only_the_owning_agency_decides(client, city):  # noqa: F811
 
 def test_break_the_glass_needs_password_and_code_and_alerts_the_dpo(client, city):  # noqa: F811
     person = city["person"].pk
+    break_glass_role_set(actor=None, agency=agency("HOUSING"), role=Role.KEY_WORKER, allowed=True)
     worker = UserFactory(agency=agency("HOUSING"), role=Role.KEY_WORKER)
     device = totp_device(worker)
     sign_in(client, worker)
@@ -80,3 +82,60 @@ def test_dpo_downloads_the_subject_access_bundle(client, city):  # noqa: F811
     assert response["Content-Type"] == "application/zip" and response.content[:2] == b"PK"
     sign_in(client, UserFactory(agency=agency("HOUSING"), role=Role.KEY_WORKER))
     assert client.get(f"/people/{city['person'].pk}/subject-access.zip").status_code == 403
+
+
+def set_sector(code, sector):
+    Agency.objects.filter(code=code).update(sector=sector)
+    break_glass_roles_default(actor=None, agency=agency(code))
+
+
+def break_glass_post(client, person, device):
+    return client.post(f"/people/{person}/break-the-glass/", {
+        "reason": "Child at immediate risk and nobody else can be reached", "password": PASSWORD,
+        "code": current_code(device),
+    })
+
+
+def test_a_voluntary_sector_volunteer_may_not_break_the_glass(client, city):  # noqa: F811
+    set_sector("FOODBANK", "voluntary")
+    person = city["person"].pk
+    volunteer = UserFactory(agency=agency("FOODBANK"), role=Role.VOLUNTARY_PARTNER)
+    device = totp_device(volunteer)
+    sign_in(client, volunteer)
+    assert "Break the glass" not in client.get(f"/people/{person}/").content.decode()
+    page = client.get(f"/people/{person}/break-the-glass/")
+    assert page.status_code == 403 and "You cannot see this page" in page.content.decode()
+    assert break_glass_post(client, person, device).status_code == 403
+    assert not BreakGlass.objects.exists() and not Alert.objects.exists()
+    assert "my neighbour is threatening me" not in client.get(f"/people/{person}/").content.decode()
+    refused = AuditEvent.objects.filter(action="refused", username=volunteer.username,
+                                        detail__path=f"/people/{person}/break-the-glass/")
+    assert refused.count() == 2
+
+
+def test_a_police_officer_allowed_by_the_setting_may_until_it_is_switched_off(client, city):  # noqa: F811
+    set_sector("POLICE", "police")
+    person = city["person"].pk
+    officer = UserFactory(agency=agency("POLICE"), role=Role.PRACTITIONER)
+    device = totp_device(officer)
+    sign_in(client, officer)
+    assert "Break the glass" in client.get(f"/people/{person}/").content.decode()
+    assert client.get(f"/people/{person}/break-the-glass/").status_code == 200
+    assert break_glass_post(client, person, device).status_code == 302
+    assert BreakGlass.objects.filter(user=officer).count() == 1
+
+    setting = BreakGlassRole.objects.get(agency__code="POLICE", role=Role.PRACTITIONER)
+    admin = UserFactory(agency=AgencyFactory(code="PARTNERSHIP"), role=Role.PARTNERSHIP_ADMIN)
+    sign_in(client, admin)
+    assert client.get("/admin/sharing/breakglassrole/").status_code == 200
+    assert client.post(f"/admin/sharing/breakglassrole/{setting.pk}/change/", {}).status_code == 302
+    setting.refresh_from_db()
+    assert not setting.allowed
+    assert AuditEvent.objects.filter(object_type="break_glass_role", object_id=str(setting.pk),
+                                     detail__allowed=False, username=admin.username).count() == 1
+
+    sign_in(client, officer)
+    assert "Break the glass" not in client.get(f"/people/{person}/").content.decode()
+    assert client.get(f"/people/{person}/break-the-glass/").status_code == 403
+    assert break_glass_post(client, person, device).status_code == 403
+    assert BreakGlass.objects.filter(user=officer).count() == 1

@@ -139,6 +139,7 @@ def test_production_deploy_check_passes(tmp_path):
     environment = {k: v for k, v in os.environ.items() if k not in ignored}
     environment.update(
         ONECASE_ENV="production",
+        DATABASE_URL="postgres://onecase@db.example.org:5432/onecase",  # production runs on PostgreSQL; not connected
         SECRET_KEY="k3y-" + "x7Qp2Lm9" * 8,
         ALLOWED_HOSTS="onecase.example.org",
         ONECASE_DATA_DIR=str(tmp_path),

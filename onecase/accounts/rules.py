@@ -4,7 +4,10 @@ Each predicate answers "may this user …?"; the selectors answer "which may the
 with the same rules, so a list can never show what a detail page would refuse.
 """
 
+from django.conf import settings
+
 from onecase.accounts.models import Agency, Role
+from onecase.demo.credentials import is_demo_device_key, is_demo_password
 
 # Roles that may load their agency's exports into the shared ledger.
 IMPORT_ROLES = {Role.PARTNERSHIP_ADMIN, Role.AGENCY_ADMIN}
@@ -49,6 +52,16 @@ def may_create_agencies(user) -> bool:
     return sees_whole_partnership(user)
 
 
+def refuses_demo_password(password: str) -> bool:
+    """Is ``password`` a published demo password, which production never accepts?"""
+    return bool(getattr(settings, "PRODUCTION", False)) and is_demo_password(password)
+
+
+def refuses_demo_device(device) -> bool:
+    """Is ``device`` the published demo authenticator, which production never accepts?"""
+    return bool(getattr(settings, "PRODUCTION", False)) and is_demo_device_key(getattr(device, "key", ""))
+
+
 def may_create_token_for(user, owner) -> bool:
     """May ``user`` issue an API token that acts as ``owner``? Only for themselves, or as partnership admin."""
     if not is_staff_member(user) or not owner.is_active:
@@ -67,3 +80,12 @@ def may_revoke_token(user, token) -> bool:
         and user.agency_id is not None
         and token.user.agency_id == user.agency_id
     )
+
+
+def may_deactivate(actor, user) -> bool:
+    """Partnership administrators switch off any account; agency administrators their agency's."""
+    if not is_staff_member(actor) or actor.pk == user.pk:
+        return False
+    if sees_whole_partnership(actor):
+        return True
+    return actor.role == Role.AGENCY_ADMIN and actor.agency_id is not None and actor.agency_id == user.agency_id

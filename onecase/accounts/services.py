@@ -10,12 +10,14 @@ from onecase.accounts.models import Agency, ApiToken, Role, Sector, User
 from onecase.accounts.rules import (
     may_create_agencies,
     may_create_token_for,
+    may_deactivate,
     may_revoke_token,
+    refuses_demo_device,
     sees_whole_partnership,
 )
 from onecase.imports.contact_format import AGENCY_CODE, normalise_agency_code
 from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record
+from onecase.sharing.services import audit_record, break_glass_roles_default
 
 TOKEN_NAME_MAX = 100
 TOKEN_DAYS_MAX = 366
@@ -35,6 +37,8 @@ def agency_create(*, actor, code: str, name: str, sector: str = Sector.OTHER) ->
     if sector not in Sector.values:
         raise ValidationError(f"Unknown sector {sector!r}; choose one of {', '.join(Sector.values)}.")
     agency, created = Agency.objects.update_or_create(code=code, defaults={"name": name, "sector": sector})
+    if created:
+        break_glass_roles_default(actor=actor, agency=agency)
     audit_record(
         user=actor,
         action=AuditEvent.Action.CHANGE,
@@ -66,6 +70,20 @@ def user_create(*, actor, username: str, agency: Agency, role: str, password: st
         object_id=user.pk,
         detail={"created": True, "role": role, "agency": agency.code},
     )
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, actor, user: User, ip=None) -> User:
+    """Switch an account off: it cannot sign in and its sessions end. Staff are never deleted,
+    so the audit trail keeps who did what."""
+    if actor is not None and not may_deactivate(actor, user):
+        raise PermissionDenied("You may only switch off accounts in your own agency.")
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="user", object_id=user.pk, ip=ip,
+                 detail={"deactivated": True})
     return user
 
 
@@ -130,10 +148,17 @@ def two_factor_confirm(*, actor: User, device, code: str, ip=None) -> bool:
 
 @transaction.atomic
 def two_factor_verify(*, actor: User, code: str, ip=None):
-    """Check a TOTP code against the user's confirmed devices; returns the device or None."""
+    """Check a TOTP code against the user's confirmed devices; returns the device or None.
+
+    In production the published demo authenticator never passes (audited as refused).
+    """
     from django_otp import match_token
 
     device = match_token(actor, code)
+    if device is not None and refuses_demo_device(device):
+        audit_record(user=actor, action=AuditEvent.Action.REFUSED, object_type="user", object_id=actor.pk, ip=ip,
+                     detail={"demo_credentials": "authenticator"})
+        return None
     audit_record(
         user=actor,
         action=AuditEvent.Action.SIGN_IN if device else AuditEvent.Action.SIGN_IN_FAILED,

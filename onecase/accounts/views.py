@@ -14,8 +14,14 @@ from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from onecase.accounts.rules import refuses_demo_device
 from onecase.accounts.services import two_factor_confirm, two_factor_verify
 from onecase.sharing.services import client_ip
+
+DEMO_KEY_REFUSED = (
+    "Your authenticator uses the published demo key, which cannot be used on this system. "
+    "Ask your agency administrator to reset your two-factor authentication"
+)
 
 
 class CodeForm(forms.Form):
@@ -78,5 +84,8 @@ def two_factor_check(request):
         if device is not None:
             otp_login(request, device)
             return redirect(_next(request))
-        form.add_error("code", "The code is not right. Try the newest code from your authenticator app")
+        if any(refuses_demo_device(d) for d in devices_for_user(request.user, confirmed=True)):
+            form.add_error("code", DEMO_KEY_REFUSED)
+        else:
+            form.add_error("code", "The code is not right. Try the newest code from your authenticator app")
     return render(request, "accounts/two_factor_verify.html", {"form": form, "next": _next(request)})

@@ -2,7 +2,8 @@
 
 Local defaults (SQLite under ``ONECASE_DATA_DIR``, a fixed development key, DEBUG on
 loopback only) are safe for a laptop and nothing else. ``ONECASE_ENV=production``
-switches them off and refuses to start without ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
+switches them off and refuses to start without ``SECRET_KEY`` and ``ALLOWED_HOSTS``, or on
+SQLite unless ``ONECASE_ALLOW_SQLITE_IN_PRODUCTION=1``.
 """
 
 import os
@@ -44,7 +45,13 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if PRODUCTION and SQLITE and os.environ.get("ONECASE_ALLOW_SQLITE_IN_PRODUCTION", "") != "1":
+    raise ImproperlyConfigured(
+        "ONECASE_ENV=production needs PostgreSQL: set DATABASE_URL. SQLite keeps the audit trail in one file "
+        "that anyone who can write it can change; set ONECASE_ALLOW_SQLITE_IN_PRODUCTION=1 to accept that."
+    )
+if SQLITE:
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
@@ -134,7 +141,7 @@ TEMPLATES = [
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "onecase.accounts.backends.AccountBackend",
 ]
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"

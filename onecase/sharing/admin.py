@@ -2,9 +2,9 @@ from django import forms
 from django.contrib import admin
 
 from onecase.concurrency import CONFLICT_MESSAGE, parse_version
-from onecase.sharing.models import Agreement, AgreementParty, AuditEvent
-from onecase.sharing.rules import may_manage_agreements, may_read_audit
-from onecase.sharing.services import agreement_save, client_ip
+from onecase.sharing.models import Agreement, AgreementParty, AuditEvent, BreakGlassRole
+from onecase.sharing.rules import BREAK_GLASS_ROLES, may_manage_agreements, may_manage_break_glass, may_read_audit
+from onecase.sharing.services import agreement_save, audit_trail_read, break_glass_role_set, client_ip
 
 
 @admin.register(AuditEvent)
@@ -36,6 +36,22 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    # Reading the audit trail is itself audited, with counts only.
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", None) or {}
+        if response.status_code == 200 and "cl" in changelist:
+            audit_trail_read(user=request.user, page="admin list", ip=client_ip(request),
+                             shown=len(changelist["cl"].result_list), matching=changelist["cl"].result_count)
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200:
+            audit_trail_read(user=request.user, page="admin detail", object_id=object_id, ip=client_ip(request),
+                             shown=1)
+        return response
 
 
 class AgreementPartyInline(admin.TabularInline):
@@ -121,3 +137,46 @@ class AgreementAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         agreement_save(actor=request.user, agreement=obj, expected_version=form.cleaned_data.get("opened_version"),
                        ip=client_ip(request))
+
+
+@admin.register(BreakGlassRole)
+class BreakGlassRoleAdmin(admin.ModelAdmin):
+    """Who may break the glass: one setting per agency and role, kept by partnership administrators.
+
+    Each change goes through ``break_glass_role_set`` (audited) and holds from the very next
+    request. Settings are switched off, never deleted.
+    """
+
+    list_display = ("agency", "role", "allowed")
+    list_editable = ("allowed",)
+    list_filter = ("allowed", "role", "agency__sector", "agency")
+    list_select_related = ("agency",)
+    fields = ("agency", "role", "allowed")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("agency", "role") if obj is not None else ()
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "role":
+            kwargs["choices"] = [("", "---------"), *((role.value, role.label) for role in BREAK_GLASS_ROLES)]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def has_module_permission(self, request):
+        return may_manage_break_glass(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return may_manage_break_glass(request.user)
+
+    def has_add_permission(self, request):
+        return may_manage_break_glass(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return may_manage_break_glass(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # switched off, never deleted
+
+    def save_model(self, request, obj, form, change):
+        saved = break_glass_role_set(actor=request.user, agency=obj.agency, role=obj.role, allowed=obj.allowed,
+                                     ip=client_ip(request))
+        obj.pk = saved.pk

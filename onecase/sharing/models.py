@@ -3,6 +3,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
+from onecase.accounts.models import Role
 from onecase.concurrency import version_field
 
 
@@ -25,8 +26,9 @@ class AuditEvent(models.Model):
         REFUSED = "refused", "Refused"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # PROTECT: staff are deactivated, never deleted, so no delete can rewrite who did what.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     username = models.CharField(max_length=150, blank=True)
     agency_code = models.CharField(max_length=40, blank=True)
@@ -44,7 +46,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
             models.Index(fields=["user", "at"], name="audit_user_idx"),
         ]
-        # Append-only, enforced by PostgreSQL itself (no-ops on SQLite, which is for local use).
+        # Append-only, enforced by the database: PostgreSQL by these triggers, SQLite by the
+        # UPDATE and DELETE triggers of the migration audit_append_only_on_sqlite.
         triggers = [
             pgtrigger.Protect(name="audit_no_update_delete", operation=pgtrigger.Update | pgtrigger.Delete),
             pgtrigger.Trigger(
@@ -180,6 +183,27 @@ class BreakGlass(models.Model):
 
     def __str__(self) -> str:
         return f"Break the glass {self.pk}"
+
+
+class BreakGlassRole(models.Model):
+    """A partnership setting: whether staff in this role at this agency may break the glass.
+
+    No row, or ``allowed`` off, means they may not. New agencies get the defaults of
+    ``sharing.services.break_glass_roles_default``.
+    """
+
+    agency = models.ForeignKey("accounts.Agency", on_delete=models.CASCADE, related_name="break_glass_roles")
+    role = models.CharField(max_length=30, choices=Role.choices)
+    allowed = models.BooleanField(default=False, help_text="May staff in this role at this agency break the glass?")
+
+    class Meta:
+        ordering = ["agency__name", "role"]
+        constraints = [models.UniqueConstraint(fields=["agency", "role"], name="breakglassrole_uniq")]
+        verbose_name = "who may break the glass"
+        verbose_name_plural = "who may break the glass"
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} at {self.agency_id}"
 
 
 class Alert(models.Model):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from onecase.accounts.models import Role
 from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
-from onecase.sharing.models import Agreement, BreakGlass, DisclosureRequest, Tier
+from onecase.sharing.models import Agreement, BreakGlass, BreakGlassRole, DisclosureRequest, Tier
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,26 @@ def may_manage_agreements(user) -> bool:
 
 def may_read_audit(user) -> bool:
     return is_staff_member(user) and (sees_whole_partnership(user) or user.role in {Role.DPO, Role.AUDITOR})
+
+
+# Roles that a partnership may allow to break the glass. Analysts and auditors never see
+# person-level records, and partnership administrators see every agency's already.
+BREAK_GLASS_ROLES = (Role.KEY_WORKER, Role.PRACTITIONER, Role.FRONT_DOOR, Role.AGENCY_ADMIN, Role.DPO,
+                     Role.VOLUNTARY_PARTNER)
+
+
+def may_break_glass(user) -> bool:
+    """May ``user`` break the glass? Only in a role the partnership allows at their agency.
+
+    Read on every request, so switching a role off refuses its very next attempt.
+    """
+    if not is_staff_member(user) or user.role not in BREAK_GLASS_ROLES or user.agency_id is None:
+        return False
+    if sees_whole_partnership(user):
+        return False
+    return BreakGlassRole.objects.filter(agency_id=user.agency_id, role=user.role, allowed=True).exists()
+
+
+def may_manage_break_glass(user) -> bool:
+    """Partnership administrators decide which roles at which agencies may break the glass."""
+    return sees_whole_partnership(user)

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from onecase.accounts.models import Agency, Role
+from onecase.accounts.models import Agency, Role, Sector
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.concurrency import check_version, lock
 from onecase.contacts.models import Contact
@@ -24,13 +24,25 @@ from onecase.sharing.models import (
     Alert,
     AuditEvent,
     BreakGlass,
+    BreakGlassRole,
     DataCategory,
     DisclosureRequest,
     Tier,
 )
-from onecase.sharing.rules import NO_PERSON_ACCESS, Disclosure, may_manage_agreements
+from onecase.sharing.rules import (
+    BREAK_GLASS_ROLES,
+    NO_PERSON_ACCESS,
+    Disclosure,
+    may_break_glass,
+    may_manage_agreements,
+    may_manage_break_glass,
+)
 
 BREAK_GLASS_MINUTES = 60
+# Sectors with a statutory duty to safeguard: their key workers and practitioners may break the
+# glass unless the partnership switches it off. Voluntary-sector and other agencies start off.
+STATUTORY_SECTORS = {Sector.POLICE, Sector.FIRE, Sector.COUNCIL, Sector.HEALTH, Sector.EDUCATION}
+BREAK_GLASS_DEFAULT_ROLES = {Role.KEY_WORKER, Role.PRACTITIONER}
 REQUEST_DAYS = 30
 DECIDING_ROLES = {Role.AGENCY_ADMIN, Role.DPO}
 
@@ -60,6 +72,12 @@ def audit_record(
         ip=ip,
         detail=detail or {},
     )
+
+
+def audit_trail_read(*, user, page: str, object_id: str | int = "", ip=None, **counts: int) -> AuditEvent:
+    """Record that ``user`` read the audit trail: which page, and how many rows (counts only)."""
+    return audit_record(user=user, action=AuditEvent.Action.VIEW, object_type="audit", object_id=object_id,
+                        ip=ip, detail={"page": page, **counts})
 
 
 def client_ip(request) -> str | None:
@@ -242,8 +260,8 @@ def break_glass(*, actor, person, reason: str, owner_agency_ids: list[int], minu
 
     The caller must have re-authenticated the user. Each owning agency's DPO is alerted.
     """
-    if not is_staff_member(actor) or actor.role in NO_PERSON_ACCESS or actor.agency_id is None:
-        raise PermissionDenied("Your role cannot break the glass.")
+    if not may_break_glass(actor):
+        raise PermissionDenied("Your role at your agency may not break the glass.")
     if len(reason.strip()) < 10:
         raise ValidationError("State the emergency reason in a sentence.")
     grant = BreakGlass.objects.create(
@@ -262,6 +280,42 @@ def break_glass(*, actor, person, reason: str, owner_agency_ids: list[int], minu
     audit_record(user=actor, action=AuditEvent.Action.DISCLOSE, object_type="person", object_id=person.pk,
                  purpose=reason, ip=ip, detail={"break_glass": grant.pk, "minutes": minutes})
     return grant
+
+
+@transaction.atomic
+def break_glass_roles_default(*, actor, agency: Agency) -> int:
+    """Give ``agency`` the default setting for each role that may break the glass, where it has none.
+
+    On for key workers and practitioners of statutory agencies, off for everyone else. Settings
+    already made are kept. Returns how many were added.
+    """
+    if actor is not None and not may_manage_break_glass(actor):
+        raise PermissionDenied("Only partnership administrators may decide who breaks the glass.")
+    have = set(BreakGlassRole.objects.filter(agency=agency).values_list("role", flat=True))
+    statutory = agency.sector in STATUTORY_SECTORS
+    added = BreakGlassRole.objects.bulk_create(
+        BreakGlassRole(agency=agency, role=role, allowed=statutory and role in BREAK_GLASS_DEFAULT_ROLES)
+        for role in BREAK_GLASS_ROLES
+        if role not in have
+    )
+    if added:
+        audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="break_glass_role",
+                     object_id=agency.pk, detail={"defaults": len(added),
+                                                  "allowed": sum(1 for row in added if row.allowed)})
+    return len(added)
+
+
+@transaction.atomic
+def break_glass_role_set(*, actor, agency: Agency, role: str, allowed: bool, ip=None) -> BreakGlassRole:
+    """Allow, or stop, staff in ``role`` at ``agency`` breaking the glass. The next request follows it."""
+    if actor is not None and not may_manage_break_glass(actor):
+        raise PermissionDenied("Only partnership administrators may decide who breaks the glass.")
+    if role not in BREAK_GLASS_ROLES:
+        raise ValidationError(f"{Role(role).label if role in Role.values else role} cannot break the glass.")
+    setting, _ = BreakGlassRole.objects.update_or_create(agency=agency, role=role, defaults={"allowed": allowed})
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="break_glass_role",
+                 object_id=setting.pk, ip=ip, detail={"agency": agency.code, "role": role, "allowed": allowed})
+    return setting
 
 
 def may_export_sar(user, person_id: int) -> bool:

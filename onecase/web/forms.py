@@ -4,7 +4,9 @@ from crispy_forms_gds.helper import FormHelper
 from crispy_forms_gds.layout import Field, Layout
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 
+from onecase.accounts.backends import DEMO_REFUSED
 from onecase.accounts.rules import may_import_for
 from onecase.accounts.selectors import import_agencies_for
 from onecase.imports.jobs import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES
@@ -18,6 +20,12 @@ def _helper(*fields) -> FormHelper:
     helper.disable_csrf = True
     helper.layout = Layout(*fields)
     return helper
+
+
+DEMO_SIGN_IN_REFUSED = (
+    "This is the published demo password, which cannot be used on this system. "
+    "Ask your agency administrator to set you a new password."
+)
 
 
 class SignInForm(AuthenticationForm):
@@ -35,6 +43,11 @@ class SignInForm(AuthenticationForm):
         username.widget.attrs.update({"autocomplete": "username", "spellcheck": "false", "autocapitalize": "none"})
         password.widget.attrs.update({"autocomplete": "current-password"})
         self.helper = _helper(Field.text("username", field_width=20), Field.text("password", field_width=20))
+
+    def get_invalid_login_error(self):
+        if getattr(self.request, DEMO_REFUSED, False):
+            return ValidationError(DEMO_SIGN_IN_REFUSED, code="demo_credentials")
+        return super().get_invalid_login_error()
 
 
 class UploadForm(forms.Form):

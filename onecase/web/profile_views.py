@@ -12,6 +12,7 @@ from onecase.contacts.profiles import subject_profile
 from onecase.contacts.rules import RECLASSIFY_ROLES
 from onecase.linkage.rules import may_review_linkage
 from onecase.sharing.models import AuditEvent, Tier
+from onecase.sharing.rules import may_break_glass
 from onecase.sharing.selectors import access_history_for, may_see_access_history
 from onecase.sharing.services import audit_record, client_ip, disclosure_record, may_export_sar
 
@@ -41,6 +42,7 @@ def _render(request, kind: str, pk: int):
         "kind": kind,
         "may_request": kind == "person" and any(v.tier < Tier.FULL for v in profile.agencies),
         "may_sar": kind == "person" and may_export_sar(request.user, pk),
+        "may_break_glass": kind == "person" and may_break_glass(request.user),
         "may_open_case": may_open_cases(request.user),
         "reclassify_agencies": _reclassify_agencies(request.user),
         "cases": cases_on_subject(request.user, **{f"{kind}_id": pk}),

@@ -11,13 +11,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_otp import match_token
 
 from onecase.accounts.models import Agency, Role
-from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, refuses_demo_device, sees_whole_partnership
 from onecase.people.models import Person
 from onecase.sharing.models import DisclosureRequest, Tier
-from onecase.sharing.rules import disclosure_for, may_read_audit
+from onecase.sharing.rules import disclosure_for, may_break_glass, may_read_audit
 from onecase.sharing.selectors import alerts_for, person_agency_ids, unusual_access
 from onecase.sharing.services import (
     DECIDING_ROLES,
+    audit_trail_read,
     break_glass,
     client_ip,
     disclosure_request_create,
@@ -69,6 +70,12 @@ def access_request(request, pk: int):
     return render(request, "web/sharing/access_request.html", {"form": form, "person": person})
 
 
+def _code_matches(user, code: str) -> bool:
+    """Is ``code`` from one of the user's authenticators (never the published demo one in production)?"""
+    device = match_token(user, code.strip())
+    return device is not None and not refuses_demo_device(device)
+
+
 class BreakGlassForm(forms.Form):
     reason = forms.CharField(
         label="What is the emergency?", max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
@@ -86,12 +93,16 @@ class BreakGlassForm(forms.Form):
 def break_the_glass(request, pk: int):
     """Emergency full access for an hour, after signing in again, with a stated reason."""
     person = _person(request, pk)
+    if not may_break_glass(request.user):
+        raise PermissionDenied(
+            "Your role at your agency may not break the glass. Ask the agency that holds the records for access."
+        )
     form = BreakGlassForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = authenticate(request, username=request.user.get_username(), password=form.cleaned_data["password"])
         if user is None or user.pk != request.user.pk:
             form.add_error("password", "The password is not right")
-        elif match_token(request.user, form.cleaned_data["code"].strip()) is None:
+        elif not _code_matches(request.user, form.cleaned_data["code"]):
             form.add_error("code", "The code is not right. Try the newest code")
         else:
             try:
@@ -150,7 +161,10 @@ def dpo_dashboard(request):
     """Alerts for the DPO's agency (break the glass) and users viewing unusually many people."""
     if not may_read_audit(request.user):
         raise PermissionDenied("This page is for data protection officers and auditors.")
-    context = {"alerts": alerts_for(request.user)[:100], "unusual": unusual_access(),
+    alerts, unusual = list(alerts_for(request.user)[:100]), unusual_access()
+    audit_trail_read(user=request.user, page="data protection", ip=client_ip(request), alerts=len(alerts),
+                     unusual=len(unusual))
+    context = {"alerts": alerts, "unusual": unusual,
                "sees_all": sees_whole_partnership(request.user) or request.user.role == Role.AUDITOR}
     return render(request, "web/sharing/dpo.html", context)
 

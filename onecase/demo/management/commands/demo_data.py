@@ -21,6 +21,7 @@ from onecase.demo.agreements import load_demo_agreements
 from onecase.demo.meetings import load_demo_meetings
 from onecase.imports.services import ImportRejected, import_contacts
 from onecase.linkage.services import link_run
+from onecase.sharing.services import break_glass_roles_default
 
 
 class Command(BaseCommand):
@@ -87,8 +88,11 @@ class Command(BaseCommand):
     def _load(self, demo, written, show: bool) -> None:
         started = time.perf_counter()
         for spec in generator.AGENCIES:
-            if not Agency.objects.filter(code=spec.code).exists():
+            agency = Agency.objects.filter(code=spec.code).first()
+            if agency is None:
                 agency_create(actor=None, code=spec.code, name=spec.name, sector=spec.sector)
+            else:
+                break_glass_roles_default(actor=None, agency=agency)  # who may break the glass, where unset
         totals = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0}
         bar = tqdm(total=demo.contacts, unit=" rows", desc="loading", file=sys.stderr, disable=not show,
                    dynamic_ncols=True, leave=False)

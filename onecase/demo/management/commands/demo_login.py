@@ -1,6 +1,5 @@
 """`onecase demo_login`: one demo staff account per role, for local demos only."""
 
-import base64
 import os
 
 from django.conf import settings
@@ -11,15 +10,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from onecase.accounts.models import Agency, Role, User
 from onecase.accounts.services import agency_create, user_create
 from onecase.demo.catalogue import AGENCY_BY_CODE
+from onecase.demo.credentials import DEFAULT_PASSWORD, DEMO_TOTP_SECRET, PASSWORD_ENV, demo_device_key
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
 
-PASSWORD_ENV = "ONECASE_DEMO_PASSWORD"  # noqa: S105  # nosec B105
-# A fixed, documented password for local demos; never for a system holding real data.
-DEFAULT_PASSWORD = "onecase-demo-only"  # noqa: S105  # nosec B105
 PARTNERSHIP = ("PARTNERSHIP", "Kilnbury Partnership", "other")
-# Every demo account shares this documented authenticator key (docs/demo.md); local demos only.
-DEMO_TOTP_SECRET = "ONECASEDEMOKEYFORLOCALUSEONLY234"  # noqa: S105  # nosec B105
 
 # username, role, agency code
 ACCOUNTS = (
@@ -43,9 +38,12 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
+        if getattr(settings, "PRODUCTION", False):
+            raise CommandError(
+                "Demo accounts cannot be created when ONECASE_ENV=production: they share a published password "
+                "and authenticator key, and production refuses both at sign-in."
+            )
         password = os.environ.get(PASSWORD_ENV, "")
-        if not password and getattr(settings, "PRODUCTION", False):
-            raise CommandError(f"Refusing the default demo password in production; set {PASSWORD_ENV}.")
         rows = []
         with transaction.atomic():
             for username, role, code in ACCOUNTS:
@@ -92,10 +90,6 @@ def _agency(code: str) -> Agency:
         spec = AGENCY_BY_CODE[code]
         name, sector = spec.name, spec.sector
     return agency_create(actor=None, code=code, name=name, sector=sector)
-
-
-def demo_device_key() -> str:
-    return base64.b32decode(DEMO_TOTP_SECRET).hex()
 
 
 def _demo_authenticator(user: User) -> None:
