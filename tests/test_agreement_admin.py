@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_partnership_admin_revokes_an_agreement_and_the_next_request_is_refused(client):
     police, housing = AgencyFactory(code="POLICE"), AgencyFactory(code="HOUSING")
     agreement = agreement_create(actor=None, reference="ISA-9", title="t", lawful_basis="public_task", purposes="p",
-                                 data_categories=["contacts"], starts_on=dt.date(2020, 1, 1),
+                                 data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
                                  parties={police: Tier.FULL, housing: Tier.FULL})
     officer = UserFactory(agency=housing, role=Role.KEY_WORKER)
     assert disclosure_for(officer, police.pk).tier == Tier.FULL

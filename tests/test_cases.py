@@ -31,7 +31,7 @@ def agency(code):
 def team(city):  # noqa: F811
     agreement = agreement_create(
         actor=None, reference="ISA-1", title="Families", lawful_basis="public_task", purposes="Key work",
-        data_categories=["contacts"], starts_on=dt.date(2020, 1, 1),
+        data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
         parties={agency("HOUSING"): Tier.FULL, agency("POLICE"): Tier.FULL},
     )
     return {

@@ -82,11 +82,11 @@ def _case_url(template):
 
 OBJECT_URLS.update({name: _case_url(t) for name, t in _case.items()})
 OBJECT_URLS["web:contact_classify"] = lambda b: f"/contacts/{Contact.objects.get(record_id='B1').pk}/classify/"
-# Opening a case on one of B's households: a signpost of B's involvement at most, never its records or case.
+# Opening a case on one of B's households: refused as missing unless an agreement lets A identify them.
 SUBJECT_FORMS = {
     "web:case_open": lambda b: f"/cases/open/?household={b['household'].pk}",
 }
-# Profiles are disclosed tier by tier: a signpost (name, agencies involved) without an agreement.
+# Profiles are disclosed tier by tier; without an agreement covering identity, A may not know them at all.
 TIERED_URLS = {
     "web:household": lambda b: reverse("web:household", args=[b["household"].pk]),
     "web:person": lambda b: reverse("web:person", args=[b["person"].pk]),
@@ -270,17 +270,23 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
         elif with_agreement:
             assert response.status_code == 200 and B_SECRET_NEED in response.content.decode(), name
         else:
-            assert response.status_code == 200, name
-            assert B_SECRET_NEED not in response.content.decode(), name  # a signpost, never the record
-            assert "Signpost" in response.content.decode(), name
+            # A holds no record of B's person: the person and household answer as if they did not exist.
+            assert response.status_code == 404, name
+            assert_no_data(response)
     for name, build in PERSON_FORMS.items():
         response = client.get(build(agency_b))
-        allowed = may_break_glass(user) if name == "web:break_glass" else role not in NO_PERSON_ACCESS
-        assert response.status_code == (200 if allowed else 403), name
+        if role in NO_PERSON_ACCESS:
+            expected = 403
+        elif not with_agreement:
+            expected = 404  # A may not identify B's person: as if there were no such person
+        else:
+            expected = 200 if name != "web:break_glass" or may_break_glass(user) else 403
+        assert response.status_code == expected, name
         assert_no_data(response)
     for name, build in SUBJECT_FORMS.items():
         response = client.get(build(agency_b))
-        assert response.status_code == (200 if may_open_cases(user) else 403), name
+        expected = (200 if with_agreement else 404) if may_open_cases(user) else 403
+        assert response.status_code == expected, name
         # Names are a signpost; B's records and its case stay out of sight.
         assert B_SECRET_NEED not in response.content.decode() and B_FILE not in response.content.decode(), name
     for name, build in POST_OBJECT_URLS.items():

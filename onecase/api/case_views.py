@@ -6,7 +6,7 @@ Writes to a case, a need or a grant name the version they read, as ``version`` i
 
 import re
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -19,12 +19,13 @@ from rest_framework.views import APIView
 from onecase.accounts.models import User
 from onecase.cases import services
 from onecase.cases.models import Outcome, Section, Status
-from onecase.cases.rules import is_case_team, sections_visible
+from onecase.cases.rules import is_case_team, may_open_case_on, may_open_cases, sections_visible
 from onecase.cases.selectors import (
     case_for,
     cases_visible_to,
     chronology_for,
     drift_alerts,
+    duplicate_message,
     grant_for,
     invitation_for,
 )
@@ -276,17 +277,21 @@ class CaseList(APIView):
         if key_worker is None:
             return Response({"key_worker": ["No active member of staff has this username."]}, status=400)
         subject = params["subject"]
-        household = person = None
-        if "household_id" in subject:
-            household = get_object_or_404(Household, pk=subject["household_id"])
-        else:
-            person = get_object_or_404(Person, pk=subject["person_id"])
+        household_id, person_id = subject.get("household_id"), subject.get("person_id")
+        # A subject the caller may not identify answers exactly as one that does not exist.
+        if not may_open_case_on(request.user, household_id=household_id, person_id=person_id):
+            if not may_open_cases(request.user):
+                raise PermissionDenied("Your role does not open cases.")
+            raise Http404("No such household or person.")
+        household = get_object_or_404(Household, pk=household_id) if household_id else None
+        person = get_object_or_404(Person, pk=person_id) if person_id else None
         try:
             case = services.case_open(actor=request.user, key_worker=key_worker, household=household, person=person,
                                       summary=params.get("summary", ""), ip=client_ip(request))
         except services.DuplicateCase as error:
             visible = cases_visible_to(request.user).filter(pk=error.case.pk).exists()
-            return _invalid(error, status.HTTP_409_CONFLICT, existing_case=error.case.pk if visible else None)
+            return Response({"detail": duplicate_message(request.user, error.case),
+                             "existing_case": error.case.pk if visible else None}, status=status.HTTP_409_CONFLICT)
         except ValidationError as error:
             return _invalid(error)
         return Response({"id": case.pk, **CaseSerializer(case).data}, status=status.HTTP_201_CREATED)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from onecase.accounts.models import Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.cases.models import Grant, Section
+from onecase.sharing.selectors import known_households, known_people
 
 # Roles that may hold a case as its key worker.
 CASE_HOLDING_ROLES = {Role.KEY_WORKER, Role.PRACTITIONER, Role.VOLUNTARY_PARTNER}
@@ -28,6 +29,18 @@ def may_open_cases(user) -> bool:
     return is_staff_member(user) and (
         sees_whole_partnership(user) or user.role in CASE_HOLDING_ROLES | {Role.AGENCY_ADMIN}
     )
+
+
+def may_open_case_on(user, *, household_id: int | None = None, person_id: int | None = None) -> bool:
+    """A case needs a reason to hold it: a partnership administrator, or an opener who may identify
+    the subject (their agency holds a record of it, or an agreement covering identity shows it)."""
+    if not may_open_cases(user):
+        return False
+    if sees_whole_partnership(user):
+        return True
+    if household_id is not None:
+        return bool(known_households(user, [household_id]))
+    return person_id is not None and bool(known_people(user, [person_id]))
 
 
 def may_open_case_for(user, key_worker) -> bool:

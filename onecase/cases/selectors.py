@@ -27,6 +27,7 @@ from onecase.costs.selectors import cost_by
 from onecase.people.models import Person
 from onecase.sharing.models import Tier
 from onecase.sharing.rules import Disclosure, disclosure_for
+from onecase.sharing.selectors import known_households, known_people, people_holding_own_records, person_names
 
 EXPIRING_DAYS = 7
 
@@ -196,30 +197,69 @@ def drift_alerts(case: Case, *, today: dt.date | None = None) -> list[str]:
     return alerts
 
 
-def subject_label(case: Case) -> str:
+def subject_label(user, case: Case) -> str:
+    """The case's subject as ``user`` may identify it: a household's address, a person's best name."""
     if case.household_id:
-        return case.household.address.label
-    return f"Person {case.person_id}"
+        known = known_households(user, [case.household_id])
+        return case.household.address.label if known else "A household your agency holds no record of"
+    return person_names(user, [case.person_id]).get(case.person_id) or (
+        "Name not recorded" if known_people(user, [case.person_id]) else "A person your agency holds no record of"
+    )
+
+
+def duplicate_message(user, case: Case) -> str:
+    """Why a second case may not be opened, naming the open case and its key worker only to a user
+    who may see that case."""
+    if cases_visible_to(user).filter(pk=case.pk).exists():
+        holder = case.key_worker.get_full_name() or case.key_worker.username
+        return f"{case.reference} is already open on this subject, held by {holder} ({case.agency.name})."
+    return "A case you cannot see is already open on this subject. Ask your agency administrator who holds it."
+
+
+@dataclass
+class SubjectCase:
+    """A case on the subject (or its people or household), described as far as the user may see it."""
+
+    status: str
+    is_live: bool
+    on: str
+    case: Case | None = None  # only when the user may see the case
+    held_at: str = ""  # the holding agency, as a signpost about a person the user's agency holds
 
 
 def cases_on_subject(user, *, household_id: int | None = None, person_id: int | None = None) -> dict:
     """Before opening: cases on the subject, on its people (or their household), visible or not.
 
-    Other agencies' cases are counted and their key worker named (a signpost), never opened.
+    A case the user may not see is only said to exist: its reference and key worker are never
+    named, and its agency only as a signpost about someone the user's own agency holds a record of.
     """
     if household_id is not None:
         people = list(Person.objects.filter(household_id=household_id).values_list("pk", flat=True))
         related = Q(household_id=household_id) | Q(person_id__in=people)
     else:
         household = Person.objects.filter(pk=person_id).values_list("household_id", flat=True).first()
+        people = [person_id]
         related = Q(person_id=person_id) | (Q(household_id=household) if household else Q(pk__in=[]))
-    cases = Case.objects.filter(related).select_related("key_worker", "agency").order_by("-opened_at")
+    cases = list(Case.objects.filter(related).select_related("key_worker", "agency", "household__address")
+                 .order_by("-opened_at"))
     visible = set(cases_visible_to(user).filter(related).values_list("pk", flat=True))
+    names = person_names(user, [c.person_id for c in cases if c.person_id])
+    signposted = people_holding_own_records(user, people)
+    found = []
+    for c in sorted(cases, key=lambda c: (not c.is_live, -c.opened_at.timestamp())):
+        if c.household_id:
+            on = c.household.address.label
+        else:
+            on = names.get(c.person_id) or "Someone in this household"
+        shown = c.pk in visible
+        found.append(SubjectCase(
+            status=c.get_status_display(), is_live=c.is_live, on=on, case=c if shown else None,
+            held_at=c.agency.name if shown or signposted & ({c.person_id} if c.person_id else set(people)) else "",
+        ))
     return {
-        "live": [c for c in cases if c.is_live],
-        "closed": [c for c in cases if not c.is_live],
-        "all": sorted(cases, key=lambda c: (not c.is_live, -c.opened_at.timestamp())),
-        "visible": visible,
+        "live": [c for c in found if c.is_live],
+        "closed": [c for c in found if not c.is_live],
+        "all": found,
     }
 
 

@@ -34,6 +34,7 @@ from onecase.cases.rules import (
     may_hold_cases,
     may_manage_case,
     may_open_case_for,
+    may_open_case_on,
     may_respond_to_grant,
     sections_addable,
     sections_visible,
@@ -61,10 +62,13 @@ MAX_GRANT_DAYS = 366
 
 
 class DuplicateCase(ValidationError):
-    """A live case already exists on this subject; ``case`` is it."""
+    """A live case already exists on this subject; ``case`` is it.
+
+    The message names neither the case nor its key worker: callers add them for a user who may see it.
+    """
 
     def __init__(self, case: Case):
-        super().__init__(f"{case.reference} is already open on this subject, held by {case.key_worker.username}.")
+        super().__init__("A case is already open on this subject.")
         self.case = case
 
 
@@ -116,6 +120,9 @@ def case_open(*, actor, key_worker: User, household: Household | None = None, pe
         raise ValidationError(f"{key_worker.username} cannot hold cases: choose an active key worker or practitioner.")
     if actor is not None:
         _require(may_open_case_for(actor, key_worker), "You may not open a case for this key worker.")
+        _require(may_open_case_on(actor, household_id=household.pk if household else None,
+                                  person_id=person.pk if person else None),
+                 "Your agency holds no record of them and no agreement lets you see them.")
     # Serialise openings on the same subject so two people cannot open it at once.
     model = Household if household else Person
     subject = model.objects.select_for_update(of=("self",)).get(pk=(household or person).pk)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from onecase.accounts.models import Role
 from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
-from onecase.sharing.models import Agreement, BreakGlass, BreakGlassRole, DisclosureRequest, Tier
+from onecase.sharing.models import Agreement, BreakGlass, BreakGlassRole, DataCategory, DisclosureRequest, Tier
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,63 @@ def disclosure_for(user, owner_agency_id: int, *, person_id: int | None = None) 
 def _by_agreement(user, owner_agency_id: int) -> Disclosure:
     best = Disclosure(Tier.SIGNPOST, basis="signpost")
     for agreement in agreements_in_force(between=(user.agency_id, owner_agency_id)).prefetch_related("parties"):
+        if DataCategory.IDENTITY not in (agreement.data_categories or []):
+            continue  # records that may not identify the person show no more than a signpost
         receiving = next(p for p in agreement.parties.all() if p.agency_id == user.agency_id)
         if receiving.max_tier > best.tier:
             best = Disclosure(Tier(receiving.max_tier), agreement, "agreement")
     return best
+
+
+def identity_agency_ids(user) -> frozenset[int] | None:
+    """Agencies whose records may identify a person to ``user`` (None: every agency).
+
+    The one rule for what identifies a person: a name, address, date of birth or agency
+    involvement reaches a viewer only from a record their own agency holds, or from an agency
+    whose tier for them is at least summary under an agreement in force that covers identity.
+    Raises for one person (an approved request, break the glass) are added by
+    ``identity_raised_for``.
+    """
+    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS:
+        return frozenset()
+    if sees_whole_partnership(user):
+        return None
+    if user.agency_id is None:
+        return frozenset()
+    on = timezone.localdate()
+    agreements = (
+        Agreement.objects.filter(revoked_at__isnull=True, starts_on__lte=on)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .filter(parties__agency_id=user.agency_id)
+        .distinct()
+        .prefetch_related("parties")
+    )
+    found = {user.agency_id}
+    for agreement in agreements:
+        if DataCategory.IDENTITY not in (agreement.data_categories or []):
+            continue
+        parties = list(agreement.parties.all())
+        receiving = next(p for p in parties if p.agency_id == user.agency_id)
+        if receiving.max_tier >= Tier.SUMMARY:
+            found.update(p.agency_id for p in parties)
+    return frozenset(found)
+
+
+def identity_raised_for(user) -> dict[int, frozenset[int] | None]:
+    """{person id: agencies (None: every agency)} whose records identify that person to ``user``
+    because of an approved disclosure request or break the glass in force now."""
+    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS or sees_whole_partnership(user):
+        return {}
+    now = timezone.now()
+    raised: dict[int, frozenset[int] | None] = {}
+    for request in DisclosureRequest.objects.filter(
+        requested_by=user, status=DisclosureRequest.Status.APPROVED, expires_at__gt=now, tier__gte=Tier.SUMMARY
+    ).values("person_id", "owner_agency_id"):
+        current = raised.get(request["person_id"], frozenset())
+        raised[request["person_id"]] = current | {request["owner_agency_id"]}
+    for person_id in BreakGlass.objects.filter(user=user, expires_at__gt=now).values_list("person_id", flat=True):
+        raised[person_id] = None
+    return raised
 
 
 def may_manage_agreements(user) -> bool:

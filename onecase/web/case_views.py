@@ -39,6 +39,7 @@ from onecase.cases.selectors import (
     cases_on_subject,
     chronology_for,
     drift_alerts,
+    duplicate_message,
     grant_for,
     invitation_for,
     my_cases,
@@ -198,7 +199,7 @@ def case_open(request):
             case = services.case_open(actor=request.user, key_worker=form.cleaned_data["key_worker"],
                                       summary=form.cleaned_data["summary"], ip=ip, **{kind: profile.subject})
         except services.DuplicateCase as error:
-            form.add_error("key_worker", error)
+            form.add_error("key_worker", duplicate_message(request.user, error.case))
         except ValidationError as error:
             form.add_error("key_worker", error)
         else:
@@ -231,7 +232,7 @@ def case_detail(request, pk: int):
     grants = case.grants.select_related("invitee", "agency")
     context = {
         "case": case,
-        "label": subject_label(case),
+        "label": subject_label(request.user, case),
         "sections": sections,
         "addable": sections_addable(user, case),
         "may_manage": may_manage_case(user, case),
@@ -259,8 +260,8 @@ def case_costs(request, pk: int):
                  purpose="case costs", ip=client_ip(request), detail={"agencies": len(costs.rows)})
     series = [(r["agency"].code, int(r["cost"])) for r in costs.rows]
     chart = bar_chart(series, title="Cost by agency in the 12 months before the case opened (£)")
-    return render(request, "web/cases/costs.html", {"case": case, "label": subject_label(case), "costs": costs,
-                                                     "chart": chart})
+    return render(request, "web/cases/costs.html", {"case": case, "label": subject_label(request.user, case),
+                                                     "costs": costs, "chart": chart})
 
 
 @login_required
@@ -330,7 +331,7 @@ def _form_page(request, case: Case, form, *, title: str, button: str, save, done
             conflict = conflict_context(current, opened, theirs(current), yours)
             form = make({**raw, "version": current.version})
     return render(request, "web/cases/form.html", {
-        "case": case, "label": subject_label(case), "form": form, "title": title, "button": button,
+        "case": case, "label": subject_label(request.user, case), "form": form, "title": title, "button": button,
         "conflict": conflict,
     }, status=409 if conflict else 200)
 

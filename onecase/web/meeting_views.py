@@ -63,9 +63,10 @@ def _meeting(request, pk: int) -> Meeting:
     return get_object_or_404(meetings_visible_to(request.user), pk=pk)
 
 
-def _item(meeting: Meeting, item_pk: int) -> AgendaItem:
+def _item(request, meeting: Meeting, item_pk: int) -> AgendaItem:
     item = get_object_or_404(meeting.agenda.select_related("case", "meeting__series"), pk=item_pk)
-    item.label = subject_labels([(item.subject_kind, item.subject_id)])[(item.subject_kind, item.subject_id)]
+    key = (item.subject_kind, item.subject_id)
+    item.label = subject_labels(request.user, [key])[key]
     return item
 
 
@@ -267,7 +268,7 @@ class ResearchForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def research_new(request, pk: int, item: int):
     meeting = _meeting(request, pk)
-    agenda_item = _item(meeting, item)
+    agenda_item = _item(request, meeting, item)
     if not may_add_research(request.user, agenda_item):
         raise PermissionDenied("Only member agencies add research for this meeting.")
     form = ResearchForm(_posted(request))
@@ -340,7 +341,7 @@ def _owners(meeting: Meeting, item: AgendaItem):
 @require_http_methods(["GET", "POST"])
 def decision_new(request, pk: int, item: int):
     meeting = _meeting(request, pk)
-    agenda_item = _item(meeting, item)
+    agenda_item = _item(request, meeting, item)
     if not may_manage_meeting(request.user, meeting):
         raise PermissionDenied("Only the chair's agency records decisions.")
     form = DecisionForm(_posted(request), item=agenda_item, owners=_owners(meeting, agenda_item))

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import match_token
@@ -15,7 +15,13 @@ from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, refuses_de
 from onecase.people.models import Person
 from onecase.sharing.models import DisclosureRequest, Tier
 from onecase.sharing.rules import disclosure_for, may_break_glass, may_read_audit
-from onecase.sharing.selectors import alerts_for, person_agency_ids, unusual_access
+from onecase.sharing.selectors import (
+    alerts_for,
+    involved_agencies,
+    known_people,
+    person_agency_ids,
+    unusual_access,
+)
 from onecase.sharing.services import (
     DECIDING_ROLES,
     audit_trail_read,
@@ -30,15 +36,19 @@ from onecase.sharing.services import (
 
 
 def _person(request, pk: int) -> Person:
+    """A person the user may identify; any other answers as if they did not exist."""
     if not is_staff_member(request.user) or request.user.role in NO_PERSON_ACCESS:
         raise PermissionDenied("Your role sees aggregate figures only.")
+    if not known_people(request.user, [pk]):
+        raise Http404("No such person.")
     return get_object_or_404(Person, pk=pk)
 
 
 def _below_full(user, person: Person) -> list[Agency]:
-    ids = person_agency_ids(person.pk) - {user.agency_id}
-    return [a for a in Agency.objects.filter(pk__in=ids).order_by("name")
-            if disclosure_for(user, a.pk, person_id=person.pk).tier < Tier.FULL]
+    """The agencies the user may see involved with ``person`` whose records they see below full."""
+    involved = involved_agencies(user, [person.pk]).get(person.pk, [])
+    return [a for a in involved
+            if a.pk != user.agency_id and disclosure_for(user, a.pk, person_id=person.pk).tier < Tier.FULL]
 
 
 class AccessRequestForm(forms.Form):

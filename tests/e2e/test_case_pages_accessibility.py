@@ -23,7 +23,7 @@ pytestmark = [
 def test_case_pages_are_accessible(page, city):  # noqa: F811
     police, housing = Agency.objects.get(code="POLICE"), Agency.objects.get(code="HOUSING")
     agreement_create(actor=None, reference="ISA-1", title="Families", lawful_basis="public_task", purposes="p",
-                     data_categories=["contacts"], starts_on=dt.date(2020, 1, 1),
+                     data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
                      parties={police: Tier.FULL, housing: Tier.FULL})
     kw = UserFactory(username="kw", agency=police, role=Role.KEY_WORKER)
     officer = UserFactory(username="officer", agency=housing, role=Role.PRACTITIONER)
