@@ -17,9 +17,11 @@ def _fast_password_hashing(settings):
 def _flush_past_the_audit_triggers():
     """Live-server tests empty the database after each test with DELETE, which the audit table's
     append-only triggers refuse on SQLite: they are lifted for that flush and put back straight after."""
-    from django.db.backends.sqlite3.operations import DatabaseOperations
-
-    original = DatabaseOperations.execute_sql_flush
+    if connection.vendor != "sqlite":
+        yield
+        return
+    operations = type(connection.ops)
+    original = operations.execute_sql_flush
 
     def execute_sql_flush(self, sql_list):
         with self.connection.cursor() as cursor:
@@ -36,9 +38,9 @@ def _flush_past_the_audit_triggers():
                 for _, sql in triggers:
                     cursor.execute(sql)
 
-    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    operations.execute_sql_flush = execute_sql_flush
     yield
-    DatabaseOperations.execute_sql_flush = original
+    operations.execute_sql_flush = original
 
 
 @pytest.fixture
