@@ -66,3 +66,16 @@ def test_only_partnership_administrators_change_the_setting_and_never_for_analys
     call_handler = UserFactory(agency=police, role=Role.FRONT_DOOR)
     break_glass_role_set(actor=admin, agency=police, role=Role.FRONT_DOOR, allowed=True)
     assert may_break_glass(call_handler)
+
+
+def test_an_agency_added_in_the_admin_pages_gets_the_defaults(client):
+    from tests.auth import sign_in
+
+    root = UserFactory(agency=AgencyFactory(code="PARTNERSHIP"), role=Role.PARTNERSHIP_ADMIN, is_staff=True,
+                       is_superuser=True)
+    sign_in(client, root)
+    response = client.post("/admin/accounts/agency/add/", {"code": "FIRE", "name": "Fire and rescue",
+                                                           "sector": "fire", "contact_route": ""})
+    assert response.status_code == 302
+    assert allowed_roles(apps.get_model("accounts", "Agency").objects.get(code="FIRE")) == {
+        Role.KEY_WORKER, Role.PRACTITIONER}
