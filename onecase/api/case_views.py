@@ -23,7 +23,7 @@ from onecase.cases.rules import is_case_team, may_open_case_on, may_open_cases, 
 from onecase.cases.selectors import (
     case_for,
     cases_visible_to,
-    chronology_for,
+    chronology_read,
     drift_alerts,
     duplicate_message,
     grant_for,
@@ -371,10 +371,7 @@ class CaseChronology(APIView):
     @extend_schema(responses={200: EntrySerializer(many=True), **ERRORS})
     def get(self, request, pk: int):
         case = case_for(request.user, pk)
-        chronology = chronology_for(request.user, case)
-        audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="case", object_id=pk,
-                     purpose="chronology", ip=client_ip(request),
-                     detail={"api": True, "entries": len(chronology.entries)})
+        chronology = chronology_read(request.user, case, ip=client_ip(request), api=True)
         return Response(EntrySerializer(chronology.entries, many=True).data)
 
 

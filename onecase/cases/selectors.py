@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -25,9 +26,10 @@ from onecase.cases.rules import (
 from onecase.contacts.models import Contact
 from onecase.costs.selectors import cost_by
 from onecase.people.models import Person
-from onecase.sharing.models import Tier
+from onecase.sharing.models import AuditEvent, Tier
 from onecase.sharing.rules import Disclosure, disclosure_for
 from onecase.sharing.selectors import known_households, known_people, people_holding_own_records, person_names
+from onecase.sharing.services import audit_record, disclosure_record
 
 EXPIRING_DAYS = 7
 
@@ -96,6 +98,8 @@ class Entry:
     title: str
     detail: str = ""
     who: str = ""
+    person_id: int | None = None  # a contact: the person it is about
+    agency_id: int | None = None  # a contact: the agency holding it
 
 
 @dataclass
@@ -138,9 +142,27 @@ def chronology_for(user, case: Case, *, limit: int = 300) -> Chronology:
             need = c.need_category.name if c.need_category else ""
             entries.append(Entry(at=c.occurred_at, source="contact", agency=c.agency.code,
                                  title=c.contact_type.replace("_", " ").capitalize(),
-                                 detail=c.presenting_need + (f" ({need})" if need else "")))
+                                 detail=c.presenting_need + (f" ({need})" if need else ""),
+                                 person_id=c.person_id, agency_id=c.agency_id))
     entries.sort(key=lambda e: e.at, reverse=True)
     return Chronology(entries=entries[:limit], disclosures=disclosures, withheld_agencies=withheld)
+
+
+def chronology_read(user, case: Case, *, ip=None, api: bool = False, limit: int = 300) -> Chronology:
+    """``chronology_for``, recording the view of the case and, in the same transaction, each
+    disclosure of another agency's contacts about each person shown (person and household cases)."""
+    chronology = chronology_for(user, case, limit=limit)
+    shown = sorted({(e.person_id, e.agency_id) for e in chronology.entries
+                    if e.source == "contact" and e.person_id and e.agency_id != user.agency_id})
+    with transaction.atomic():
+        audit_record(user=user, action=AuditEvent.Action.VIEW, object_type="case", object_id=case.pk, ip=ip,
+                     purpose="chronology", detail={"entries": len(chronology.entries), "api": api,
+                                                   "sections": sorted(sections_visible(user, case))})
+        for person_id, agency_id in shown:
+            disclosure_record(user=user, person_id=person_id, owner_agency_id=agency_id,
+                              disclosure=chronology.disclosures[agency_id],
+                              purpose=f"case {case.reference} chronology", ip=ip)
+    return chronology
 
 
 @dataclass

@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -37,7 +36,7 @@ from onecase.cases.selectors import (
     case_costs_for,
     case_for,
     cases_on_subject,
-    chronology_for,
+    chronology_read,
     drift_alerts,
     duplicate_message,
     grant_for,
@@ -50,7 +49,7 @@ from onecase.contacts.models import NeedCategory
 from onecase.contacts.profiles import subject_profile
 from onecase.exports import csv_response
 from onecase.sharing.models import AuditEvent, Tier
-from onecase.sharing.services import audit_record, client_ip, disclosure_record
+from onecase.sharing.services import audit_record, client_ip
 from onecase.web.charts import bar_chart
 
 DATE_HINT = "For example, 2027-01-31"
@@ -219,15 +218,7 @@ def case_detail(request, pk: int):
     case = case_for(request.user, pk)
     user = request.user
     sections = sections_visible(user, case)
-    chronology = chronology_for(user, case)
-    ip = client_ip(request)
-    with transaction.atomic():
-        audit_record(user=user, action=AuditEvent.Action.VIEW, object_type="case", object_id=case.pk, ip=ip,
-                     detail={"sections": sorted(sections), "entries": len(chronology.entries)})
-        for agency_id, disclosure in chronology.disclosures.items():
-            if agency_id != user.agency_id and disclosure.tier >= Tier.FULL and case.person_id:
-                disclosure_record(user=user, person_id=case.person_id, owner_agency_id=agency_id,
-                                  disclosure=disclosure, purpose=f"case {case.reference} chronology", ip=ip)
+    chronology = chronology_read(user, case, ip=client_ip(request))
     team = is_case_team(user, case)
     grants = case.grants.select_related("invitee", "agency")
     context = {
