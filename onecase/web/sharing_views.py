@@ -182,9 +182,10 @@ def dpo_dashboard(request):
 @login_required
 @require_GET
 def subject_access_bundle(request, pk: int):
-    person = get_object_or_404(Person, pk=pk)
+    # Permission before existence, so the answer says nothing about which people exist.
     if not may_export_sar(request.user, pk):
         raise PermissionDenied("Only a data protection officer of an agency holding records may export this.")
+    person = get_object_or_404(Person, pk=pk)
     response = HttpResponse(sar_export(actor=request.user, person=person, ip=client_ip(request)),
                             content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="subject-access-person-{pk}.zip"'
