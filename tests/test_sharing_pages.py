@@ -47,7 +47,9 @@ def test_only_the_owning_agency_decides(client, city):  # noqa: F811
     client.post(f"/people/{city['person'].pk}/request-access/", {"agency": agency("POLICE").pk, "purpose": "x" * 12})
     request = DisclosureRequest.objects.get()
     sign_in(client, UserFactory(agency=agency("FOODBANK"), role=Role.DPO))
-    assert client.post(f"/requests/{request.pk}/decide/", {"decision": "approve"}).status_code == 403
+    # Another agency's request answers as a missing one does: nothing tells that it exists.
+    assert client.post(f"/requests/{request.pk}/decide/", {"decision": "approve"}).status_code == 404
+    assert client.post(f"/requests/{request.pk + 100}/decide/", {"decision": "approve"}).status_code == 404
     request.refresh_from_db()
     assert request.status == "pending"
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from onecase.accounts.models import Role
 from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
+from onecase.people.models import PersonLink
 from onecase.sharing.models import Agreement, BreakGlass, BreakGlassRole, DataCategory, DisclosureRequest, Tier
 
 
@@ -154,3 +155,27 @@ def may_break_glass(user) -> bool:
 def may_manage_break_glass(user) -> bool:
     """Partnership administrators decide which roles at which agencies may break the glass."""
     return sees_whole_partnership(user)
+
+
+# The owning agency's administrators and DPOs decide its disclosure requests.
+DECIDING_ROLES = {Role.AGENCY_ADMIN, Role.DPO}
+
+
+def may_decide_request(user, request: DisclosureRequest) -> bool:
+    """The owning agency's administrator or DPO (or the partnership) decides."""
+    if not is_staff_member(user):
+        return False
+    return sees_whole_partnership(user) or (
+        user.agency_id == request.owner_agency_id and user.role in DECIDING_ROLES
+    )
+
+
+def may_export_sar(user, person_id: int) -> bool:
+    """Subject access requests are answered by a DPO of an agency holding records, or the partnership."""
+    if not is_staff_member(user):
+        return False
+    if sees_whole_partnership(user):
+        return True
+    return user.role == Role.DPO and PersonLink.objects.filter(
+        person_id=person_id, undone_at__isnull=True, agency_person__agency_id=user.agency_id
+    ).exists()

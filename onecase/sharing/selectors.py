@@ -3,14 +3,21 @@
 from collections import Counter, defaultdict
 
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.contacts.models import Contact
 from onecase.people.models import Address, Household, Person, PersonLink
-from onecase.sharing.models import Agreement, Alert, AuditEvent
-from onecase.sharing.rules import identity_agency_ids, identity_raised_for, may_read_audit
+from onecase.sharing.models import Agreement, Alert, AuditEvent, DisclosureRequest
+from onecase.sharing.rules import (
+    DECIDING_ROLES,
+    identity_agency_ids,
+    identity_raised_for,
+    may_decide_request,
+    may_read_audit,
+)
 
 PERSON_VIEWS = (AuditEvent.Action.VIEW, AuditEvent.Action.DISCLOSE, AuditEvent.Action.EXPORT)
 
@@ -209,3 +216,32 @@ def involved_agencies(user, person_ids) -> dict[int, list[Agency]]:
         person_id: sorted((agencies[a] for a in found.get(person_id, ())), key=lambda a: a.name)
         for person_id in person_ids
     }
+
+
+def disclosure_requests_to_decide(user) -> QuerySet[DisclosureRequest]:
+    """Pending requests the user's agency decides (every one for the partnership)."""
+    pending = DisclosureRequest.objects.filter(status=DisclosureRequest.Status.PENDING).select_related(
+        "owner_agency", "requested_by__agency"
+    )
+    if not is_staff_member(user):
+        return pending.none()
+    if sees_whole_partnership(user):
+        return pending
+    if user.role in DECIDING_ROLES and user.agency_id:
+        return pending.filter(owner_agency_id=user.agency_id)
+    return pending.none()
+
+
+def disclosure_requests_made_by(user) -> QuerySet[DisclosureRequest]:
+    """The user's own requests."""
+    if not is_staff_member(user):
+        return DisclosureRequest.objects.none()
+    return DisclosureRequest.objects.filter(requested_by=user).select_related("owner_agency")
+
+
+def disclosure_request_to_decide(user, pk: int) -> DisclosureRequest:
+    """A request the user may decide; 404 whether it is someone else's or missing."""
+    found = DisclosureRequest.objects.filter(pk=pk).select_related("owner_agency").first()
+    if found is None or not may_decide_request(user, found):
+        raise Http404("No such request.")
+    return found

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role, Sector
-from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import is_staff_member
 from onecase.concurrency import check_version, lock
 from onecase.contacts.models import Contact
 from onecase.exports import csv_text
@@ -34,6 +34,8 @@ from onecase.sharing.rules import (
     NO_PERSON_ACCESS,
     Disclosure,
     may_break_glass,
+    may_decide_request,
+    may_export_sar,
     may_manage_agreements,
     may_manage_break_glass,
 )
@@ -44,7 +46,6 @@ BREAK_GLASS_MINUTES = 60
 STATUTORY_SECTORS = {Sector.POLICE, Sector.FIRE, Sector.COUNCIL, Sector.HEALTH, Sector.EDUCATION}
 BREAK_GLASS_DEFAULT_ROLES = {Role.KEY_WORKER, Role.PRACTITIONER}
 REQUEST_DAYS = 30
-DECIDING_ROLES = {Role.AGENCY_ADMIN, Role.DPO}
 
 
 def audit_record(
@@ -223,15 +224,6 @@ def disclosure_request_create(
     return request
 
 
-def may_decide_request(user, request: DisclosureRequest) -> bool:
-    """The owning agency's administrator or DPO (or the partnership) decides."""
-    if not is_staff_member(user):
-        return False
-    return sees_whole_partnership(user) or (
-        user.agency_id == request.owner_agency_id and user.role in DECIDING_ROLES
-    )
-
-
 @transaction.atomic
 def disclosure_request_decide(
     *, actor, request: DisclosureRequest, approve: bool, note: str = "", days: int = REQUEST_DAYS, ip=None
@@ -316,17 +308,6 @@ def break_glass_role_set(*, actor, agency: Agency, role: str, allowed: bool, ip=
     audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="break_glass_role",
                  object_id=setting.pk, ip=ip, detail={"agency": agency.code, "role": role, "allowed": allowed})
     return setting
-
-
-def may_export_sar(user, person_id: int) -> bool:
-    """Subject access requests are answered by a DPO of an agency holding records, or the partnership."""
-    from onecase.sharing.selectors import person_agency_ids
-
-    if not is_staff_member(user):
-        return False
-    if sees_whole_partnership(user):
-        return True
-    return user.role == Role.DPO and user.agency_id in person_agency_ids(person_id)
 
 
 SAR_IDENTITY = ("given_name", "family_name", "date_of_birth", "sex", "address_line", "postcode", "uprn", "nhs_number")

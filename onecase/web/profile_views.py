@@ -12,9 +12,9 @@ from onecase.contacts.profiles import subject_profile
 from onecase.contacts.rules import RECLASSIFY_ROLES
 from onecase.linkage.rules import may_review_linkage
 from onecase.sharing.models import AuditEvent, Tier
-from onecase.sharing.rules import may_break_glass
+from onecase.sharing.rules import may_break_glass, may_export_sar
 from onecase.sharing.selectors import access_history_for, may_see_access_history
-from onecase.sharing.services import audit_record, client_ip, disclosure_record, may_export_sar
+from onecase.sharing.services import audit_record, client_ip, disclosure_record
 
 
 def _render(request, kind: str, pk: int):

@@ -13,24 +13,24 @@ from django_otp import match_token
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, refuses_demo_device, sees_whole_partnership
 from onecase.people.models import Person
-from onecase.sharing.models import DisclosureRequest, Tier
-from onecase.sharing.rules import disclosure_for, may_break_glass, may_read_audit
+from onecase.sharing.models import Tier
+from onecase.sharing.rules import disclosure_for, may_break_glass, may_export_sar, may_read_audit
 from onecase.sharing.selectors import (
     alerts_for,
+    disclosure_request_to_decide,
+    disclosure_requests_made_by,
+    disclosure_requests_to_decide,
     involved_agencies,
     known_people,
     person_agency_ids,
     unusual_access,
 )
 from onecase.sharing.services import (
-    DECIDING_ROLES,
     audit_trail_read,
     break_glass,
     client_ip,
     disclosure_request_create,
     disclosure_request_decide,
-    may_decide_request,
-    may_export_sar,
     sar_export,
 )
 
@@ -126,34 +126,20 @@ def break_the_glass(request, pk: int):
     return render(request, "web/sharing/break_glass.html", {"form": form, "person": person})
 
 
-def _deciding_agency_ids(user) -> list[int] | None:
-    if sees_whole_partnership(user):
-        return None
-    if user.role in DECIDING_ROLES and user.agency_id:
-        return [user.agency_id]
-    return []
-
-
 @login_required
 @require_GET
 def requests_list(request):
     """Requests waiting for the user's agency to decide, and the user's own requests."""
-    deciding = DisclosureRequest.objects.filter(status=DisclosureRequest.Status.PENDING).select_related(
-        "owner_agency", "requested_by__agency"
-    )
-    scope = _deciding_agency_ids(request.user)
-    if scope is not None:
-        deciding = deciding.filter(owner_agency_id__in=scope)
-    mine = DisclosureRequest.objects.filter(requested_by=request.user).select_related("owner_agency")[:50]
-    return render(request, "web/sharing/requests.html", {"deciding": deciding[:100], "mine": mine})
+    return render(request, "web/sharing/requests.html", {
+        "deciding": disclosure_requests_to_decide(request.user)[:100],
+        "mine": disclosure_requests_made_by(request.user)[:50],
+    })
 
 
 @login_required
 @require_POST
 def request_decide(request, pk: int):
-    item = get_object_or_404(DisclosureRequest, pk=pk)
-    if not may_decide_request(request.user, item):
-        raise PermissionDenied("Only the owning agency can decide this request.")
+    item = disclosure_request_to_decide(request.user, pk)
     approve = request.POST.get("decision") == "approve"
     try:
         disclosure_request_decide(actor=request.user, request=item, approve=approve,
