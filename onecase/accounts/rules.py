@@ -19,6 +19,11 @@ def is_staff_member(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active)
 
 
+def sees_people(user) -> bool:
+    """An active member of staff whose role sees person-level records (not analysts or auditors)."""
+    return is_staff_member(user) and user.role not in NO_PERSON_ACCESS
+
+
 def sees_whole_partnership(user) -> bool:
     """Partnership administrators (and superusers) see every agency's records."""
     return is_staff_member(user) and (user.is_superuser or user.role == Role.PARTNERSHIP_ADMIN)

@@ -14,7 +14,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
-from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 from onecase.cases.models import LIVE_STATUSES, Action, Case, CaseEvent, Grant, Section
 from onecase.cases.rules import (
     CASE_HOLDING_ROLES,
@@ -41,7 +41,7 @@ def drift_days() -> int:
 def cases_visible_to(user) -> QuerySet[Case]:
     """Cases the user may open: their own, their agency's (case roles), and those they are pulled into."""
     cases = Case.objects.select_related("key_worker", "agency", "household__address", "person")
-    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS:
+    if not sees_people(user):
         return cases.none()
     if sees_whole_partnership(user):
         return cases

@@ -16,7 +16,7 @@ from django.db.models import Count, Q
 from django.http import Http404
 
 from onecase.accounts.models import Agency
-from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member
+from onecase.accounts.rules import sees_people
 from onecase.contacts.models import Contact, DemandClass
 from onecase.costs.selectors import cost_by
 from onecase.people.models import AgencyPerson, Household, Person, PersonLink
@@ -83,7 +83,7 @@ class Profile:
 
 
 def may_view_profiles(user) -> bool:
-    return is_staff_member(user) and user.role not in NO_PERSON_ACCESS
+    return sees_people(user)
 
 
 def subject_profile(user, *, kind: str, pk: int, chronology_limit: int = 500) -> Profile:

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Prefetch, Q, QuerySet
 
 from onecase.accounts.models import Role
-from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 from onecase.contacts.demand import subject_labels as demand_labels
 from onecase.meetings.models import AgendaItem, Attendee, AttendeeRole, Meeting, Minutes, Series
 from onecase.meetings.rules import may_read_minutes, sees_aggregates_only
@@ -29,7 +29,7 @@ def series_visible_to(user) -> QuerySet[Series]:
     """Series whose meetings ``user`` may see: all for the partnership (and the command line)."""
     if user is None or sees_whole_partnership(user):
         return Series.objects.all()
-    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS or user.agency_id is None:
+    if not sees_people(user) or user.agency_id is None:
         return Series.objects.none()
     ids = Series.objects.filter(Q(chair_agency_id=user.agency_id) | Q(members__id=user.agency_id)).values("pk")
     return Series.objects.filter(pk__in=ids)

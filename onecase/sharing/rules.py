@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onecase.accounts.models import Role
-from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 from onecase.people.models import PersonLink
 from onecase.sharing.models import Agreement, BreakGlass, BreakGlassRole, DataCategory, DisclosureRequest, Tier
 
@@ -41,7 +41,7 @@ def disclosure_for(user, owner_agency_id: int, *, person_id: int | None = None) 
     With no agreement in force the most another agency's staff can see is a signpost.
     An approved request or break-the-glass for ``person_id`` raises it to full.
     """
-    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS:
+    if not sees_people(user):
         return Disclosure(Tier.NONE)
     if sees_whole_partnership(user) or owner_agency_id == user.agency_id:
         return Disclosure(Tier.FULL, basis="own agency")
@@ -84,7 +84,7 @@ def identity_agency_ids(user) -> frozenset[int] | None:
     Raises for one person (an approved request, break the glass) are added by
     ``identity_raised_for``.
     """
-    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS:
+    if not sees_people(user):
         return frozenset()
     if sees_whole_partnership(user):
         return None
@@ -112,7 +112,7 @@ def identity_agency_ids(user) -> frozenset[int] | None:
 def identity_raised_for(user) -> dict[int, frozenset[int] | None]:
     """{person id: agencies (None: every agency)} whose records identify that person to ``user``
     because of an approved disclosure request or break the glass in force now."""
-    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS or sees_whole_partnership(user):
+    if not sees_people(user) or sees_whole_partnership(user):
         return {}
     now = timezone.now()
     raised: dict[int, frozenset[int] | None] = {}

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role, Sector
-from onecase.accounts.rules import is_staff_member
+from onecase.accounts.rules import sees_people
 from onecase.concurrency import check_version, lock
 from onecase.contacts.models import Contact
 from onecase.exports import csv_text
@@ -31,7 +31,6 @@ from onecase.sharing.models import (
 )
 from onecase.sharing.rules import (
     BREAK_GLASS_ROLES,
-    NO_PERSON_ACCESS,
     Disclosure,
     may_break_glass,
     may_decide_request,
@@ -209,7 +208,7 @@ def disclosure_request_create(
     *, actor, person, owner_agency: Agency, purpose: str, tier: int = Tier.FULL, ip=None
 ) -> DisclosureRequest:
     """Ask ``owner_agency`` to see more of its records about ``person``, for a stated purpose."""
-    if not is_staff_member(actor) or actor.role in NO_PERSON_ACCESS or actor.agency_id is None:
+    if not sees_people(actor) or actor.agency_id is None:
         raise PermissionDenied("Your role cannot request access to records about people.")
     if owner_agency.pk == actor.agency_id:
         raise ValidationError("You already see your own agency's records.")

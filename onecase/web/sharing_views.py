@@ -11,7 +11,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_otp import match_token
 
 from onecase.accounts.models import Agency, Role
-from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, refuses_demo_device, sees_whole_partnership
+from onecase.accounts.rules import (
+    refuses_demo_device,
+    sees_people,
+    sees_whole_partnership,
+)
 from onecase.people.models import Person
 from onecase.sharing.models import Tier
 from onecase.sharing.rules import disclosure_for, may_break_glass, may_export_sar, may_read_audit
@@ -37,7 +41,7 @@ from onecase.sharing.services import (
 
 def _person(request, pk: int) -> Person:
     """A person the user may identify; any other answers as if they did not exist."""
-    if not is_staff_member(request.user) or request.user.role in NO_PERSON_ACCESS:
+    if not sees_people(request.user):
         raise PermissionDenied("Your role sees aggregate figures only.")
     if not known_people(request.user, [pk]):
         raise Http404("No such person.")
