@@ -90,15 +90,15 @@ def test_reading_the_audit_trail_in_the_admin_pages_is_audited_with_counts_only(
     for n in range(3):
         audit_record(user=None, action=AuditEvent.Action.VIEW, object_type="person", object_id=n)
     sign_in(client, auditor)
-    assert client.get("/admin/sharing/auditevent/", {"q": "someone"}).status_code == 200
+    assert client.get("/admin/audit/auditevent/", {"q": "someone"}).status_code == 200
     listed = audit_reads().get()
     assert listed.user_id == auditor.pk
     assert listed.detail == {"page": "admin list", "shown": 0, "matching": 0}  # counts, never the search
     everything = AuditEvent.objects.count()  # an auditor sees every event: these three, the sign-in, the search
-    client.get("/admin/sharing/auditevent/")
+    client.get("/admin/audit/auditevent/")
     assert audit_reads().first().detail == {"page": "admin list", "shown": everything, "matching": everything}
     event = AuditEvent.objects.filter(object_type="person").first()
-    assert client.get(f"/admin/sharing/auditevent/{event.pk}/change/").status_code == 200
+    assert client.get(f"/admin/audit/auditevent/{event.pk}/change/").status_code == 200
     opened = audit_reads().first()
     assert (opened.object_id, opened.detail) == (str(event.pk), {"page": "admin detail", "shown": 1})
 

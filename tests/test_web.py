@@ -359,7 +359,7 @@ def test_admin_pages_and_read_only_audit(client, partnership_admin):
     assert "Admin" in client.get(reverse("web:home")).content.decode()
     for model in ("accounts.agency", "accounts.user", "people.agencyperson", "people.person", "people.household",
                   "people.address", "people.personlink", "contacts.contact", "imports.importjob",
-                  "sharing.auditevent"):
+                  "audit.auditevent"):
         app_label, model_name = model.split(".")
         response = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
         assert response.status_code == 200, model

@@ -1,7 +1,7 @@
 """Every refused request by a signed-in user is audited (403 and 404 alike)."""
 
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record, client_ip
 
 REFUSED = {403, 404, 405}
 

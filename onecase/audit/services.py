@@ -1,0 +1,63 @@
+"""Writing the audit trail. Every layer above records access through these; they import no domain app."""
+
+from onecase.audit.models import AuditEvent
+
+
+def audit_record(
+    *,
+    user,
+    action: str,
+    object_type: str = "",
+    object_id: str | int = "",
+    purpose: str = "",
+    ip: str | None = None,
+    detail: dict | None = None,
+) -> AuditEvent:
+    """Write one access event. ``detail`` holds ids and counts only, never personal data."""
+    authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
+    agency = getattr(user, "agency", None) if authenticated else None
+    return AuditEvent.objects.create(
+        user=user if authenticated else None,
+        username=user.get_username() if authenticated else "",
+        agency_code=agency.code if agency else "",
+        role=getattr(user, "role", "") if authenticated else "",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        purpose=purpose[:300],
+        ip=ip,
+        detail=detail or {},
+    )
+
+
+def audit_trail_read(*, user, page: str, object_id: str | int = "", ip=None, **counts: int) -> AuditEvent:
+    """Record that ``user`` read the audit trail: which page, and how many rows (counts only)."""
+    return audit_record(user=user, action=AuditEvent.Action.VIEW, object_type="audit", object_id=object_id,
+                        ip=ip, detail={"page": page, **counts})
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def disclosure_record(
+    *, user, person_id: int, owner_agency_id: int, disclosure, purpose: str = "", ip=None
+) -> AuditEvent:
+    """Record that ``owner_agency_id``'s records about a person were disclosed to ``user``.
+
+    ``disclosure`` is the ``sharing.rules.Disclosure`` relied on: its tier, basis and agreement.
+    """
+    return audit_record(
+        user=user,
+        action=AuditEvent.Action.DISCLOSE,
+        object_type="person",
+        object_id=person_id,
+        purpose=purpose,
+        ip=ip,
+        detail={
+            "owner_agency_id": owner_agency_id,
+            "tier": disclosure.tier.label,
+            "basis": disclosure.basis,
+            "agreement": disclosure.agreement.reference if disclosure.agreement else None,
+        },
+    )
