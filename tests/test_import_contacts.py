@@ -12,7 +12,8 @@ from onecase.accounts.models import Agency
 from onecase.contacts.models import Contact
 from onecase.imports.services import ImportRejected, import_contacts, preview_contacts
 from onecase.people.models import AgencyPerson
-from onecase.sharing.models import AuditEvent
+from onecase.sharing.models import AuditEvent, BreakGlassRole
+from onecase.sharing.rules import BREAK_GLASS_ROLES
 
 HEADER = "record_id,person_ref,occurred_at,contact_type,given_name,family_name,date_of_birth,sex,address_line,postcode"
 GOOD = (
@@ -211,6 +212,17 @@ def test_agency_column_creates_unknown_agencies(write_file):
     result = run(write_file("multi.csv", content), agency_code=None)
     assert sorted(result.agencies_created) == ["CAB", "FOODBANK"]
     assert set(Contact.objects.values_list("agency__code", flat=True)) == {"CAB", "FOODBANK"}
+
+
+def test_agencies_an_import_creates_get_their_defaults_and_an_audit_event(write_file):
+    content = "agency,record_id,person_ref,occurred_at,contact_type\nfoodbank,1,F1,2024-01-01,parcel\n"
+    run(write_file("food.csv", content), agency_code=None)
+    foodbank = Agency.objects.get(code="FOODBANK")
+    # Created as the agency services create any agency: with its break-the-glass settings (off here).
+    assert BreakGlassRole.objects.filter(agency=foodbank).count() == len(BREAK_GLASS_ROLES)
+    assert not BreakGlassRole.objects.filter(agency=foodbank, allowed=True).exists()
+    event = AuditEvent.objects.get(object_type="agency", object_id=str(foodbank.pk))
+    assert event.detail == {"code": "FOODBANK", "created": True}
 
 
 def test_unknown_columns_are_ignored_with_a_warning(write_file):

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from onecase.accounts.models import Agency
 from onecase.accounts.rules import may_create_agencies, may_import_for
+from onecase.accounts.services import agency_create
 from onecase.contacts.bulk import build_ledger_indexes, drop_ledger_indexes
 from onecase.imports.contact_format import (
     CLEAN_FIELDS,
@@ -311,10 +312,8 @@ def _agency_for_code(code: str, actor, result: ImportResult) -> int:
         return found.pk
     if actor is not None and not may_create_agencies(actor):
         raise PermissionDenied(f"Agency {code} does not exist and you may not create agencies.")
-    created = Agency.objects.create(code=code, name=code)
+    created = agency_create(actor=actor, code=code, name=code)
     result.agencies_created.append(code)
-    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="agency", object_id=created.pk,
-                 detail={"created": code})
     return created.pk
 
 
