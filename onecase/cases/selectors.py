@@ -345,3 +345,33 @@ def key_workers_for(kind: str, ids: list[int]) -> dict[int, str]:
 
 def recent_events(case: Case, n: int = 5) -> QuerySet[CaseEvent]:
     return case.events.order_by("-at")[:n]
+
+
+def caseload_people(user_ids) -> dict[int, set[int]]:
+    """{user id: people} each user works with: the subjects (people, or a household's members) of
+    live cases they are key worker on, and of cases they are pulled into by a grant in force.
+
+    Views of these people are never unusual access (``sharing.selectors.access_findings``).
+    """
+    user_ids = sorted(set(user_ids))
+    if not user_ids:
+        return {}
+    pairs = set(Case.objects.filter(key_worker_id__in=user_ids, status__in=LIVE_STATUSES)
+                .values_list("key_worker_id", "pk"))
+    for invitee, accepted_by, case_id in Grant.objects.filter(
+        grants_in_force_q(), Q(invitee_id__in=user_ids) | Q(invitee__isnull=True, accepted_by_id__in=user_ids),
+        case__status__in=LIVE_STATUSES,
+    ).values_list("invitee_id", "accepted_by_id", "case_id"):
+        pairs.add((invitee or accepted_by, case_id))
+    subjects = {pk: (person, household) for pk, person, household in Case.objects.filter(
+        pk__in={case_id for _, case_id in pairs}).values_list("pk", "person_id", "household_id")}
+    members: dict[int, set[int]] = {}
+    for pk, household in Person.objects.filter(
+        household_id__in={h for _, h in subjects.values() if h}
+    ).values_list("pk", "household_id"):
+        members.setdefault(household, set()).add(pk)
+    found: dict[int, set[int]] = {}
+    for user_id, case_id in pairs:
+        person, household = subjects[case_id]
+        found.setdefault(user_id, set()).update({person} if person else members.get(household, set()))
+    return found

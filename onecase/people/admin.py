@@ -1,6 +1,8 @@
 from django.contrib import admin
 
+from onecase.audit.services import client_ip
 from onecase.people.models import Address, AgencyPerson, Household, Person, PersonLink
+from onecase.people.services import person_vip_set
 
 
 @admin.register(AgencyPerson)
@@ -15,9 +17,19 @@ class AgencyPersonAdmin(admin.ModelAdmin):
 
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
-    list_display = ("id", "household", "created_at")
-    raw_id_fields = ("household",)
+    """Extra protection is set through ``person_vip_set`` (audited); the household only by linkage."""
+
+    list_display = ("id", "household", "vip", "created_at")
+    list_filter = ("vip",)
+    fields = ("household", "vip", "created_at")
+    readonly_fields = ("household", "created_at")
     show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False  # people come from linkage
+
+    def save_model(self, request, obj, form, change):
+        person_vip_set(actor=request.user, person=obj, vip=obj.vip, ip=client_ip(request))
 
 
 @admin.register(Household)

@@ -66,6 +66,12 @@ class Person(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
     )
+    # db_default too: linkage writes people set-based, naming only the columns it fills.
+    vip = models.BooleanField(
+        "extra protection", default=False, db_default=False,
+        help_text="A public figure, a member of staff or anyone else whose records draw curiosity: every view "
+                  "by someone without a case or pull-in link to them alerts the data protection officers.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

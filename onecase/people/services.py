@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record
 from onecase.people.models import Household, Person, PersonLink
+from onecase.people.rules import may_mark_vip
 
 
 def person_create() -> Person:
@@ -86,3 +90,18 @@ def person_refresh_household(person: Person) -> Household | None:
         person.household = household
         person.save(update_fields=["household"])
     return household
+
+
+@transaction.atomic
+def person_vip_set(*, actor, person: Person, vip: bool, ip=None) -> Person:
+    """Mark ``person`` for extra protection, or lift it: every view of them by someone without a
+    case or pull-in link to them then alerts the DPOs (``sharing.services.anomaly_alerts_raise``)."""
+    if actor is not None and not may_mark_vip(actor):
+        raise PermissionDenied("Only the partnership marks people for extra protection.")
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if person.vip != vip:
+        person.vip = vip
+        person.save(update_fields=["vip"])
+        audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="person", object_id=person.pk,
+                     ip=ip, detail={"extra_protection": vip})
+    return person

@@ -150,6 +150,15 @@ class BreakGlassRole(models.Model):
         return f"{self.get_role_display()} at {self.agency_id}"
 
 
+class AnomalyRule(models.TextChoices):
+    """Why access looks unusual (``sharing.selectors.access_findings``)."""
+
+    VOLUME = "volume", "Viewed many people"
+    OUT_OF_HOURS = "out_of_hours", "Viewed people out of hours"
+    UNLINKED = "unlinked", "Viewed people with no case or pull-in link to them"
+    VIP = "vip", "Viewed someone marked for extra protection"
+
+
 class Alert(models.Model):
     """A notice for an agency's data protection officer, e.g. that someone broke the glass."""
 
@@ -159,6 +168,8 @@ class Alert(models.Model):
 
     agency = models.ForeignKey("accounts.Agency", on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    rule = models.CharField(max_length=20, choices=AnomalyRule.choices, blank=True)
+    day = models.DateField(null=True, blank=True, help_text="Unusual access: the UK day the views happened.")
     message = models.CharField(max_length=300, help_text="Ids and counts only, never personal data.")
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
@@ -170,6 +181,11 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Unusual access is raised once per user, rule, day and agency, however often detection runs.
+            models.UniqueConstraint(fields=["agency", "kind", "rule", "object_type", "object_id", "day"],
+                                    condition=models.Q(day__isnull=False), name="alert_once_a_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} alert {self.pk}"

@@ -1,8 +1,11 @@
 """Audit and disclosure reads, scoped to who may see them."""
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -10,7 +13,7 @@ from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.contacts.models import Contact
 from onecase.people.models import Address, Household, Person, PersonLink
-from onecase.sharing.models import Agreement, Alert, AuditEvent, DisclosureRequest
+from onecase.sharing.models import Agreement, Alert, AnomalyRule, AuditEvent, DisclosureRequest
 from onecase.sharing.rules import (
     DECIDING_ROLES,
     identity_agency_ids,
@@ -76,20 +79,113 @@ def agreements_visible_to(user) -> QuerySet[Agreement]:
     return Agreement.objects.filter(parties__agency_id=user.agency_id).distinct()
 
 
-def unusual_access(*, since=None, threshold: int = 50) -> list[dict]:
-    """Users who viewed more distinct people than ``threshold`` since ``since`` (default: 24 hours).
+@dataclass(frozen=True)
+class Finding:
+    """One user's access that one rule finds unusual: the people it is about (ids only)."""
 
-    Until caseloads exist every person view counts; key workers' own cases will be excluded.
+    user_id: int
+    username: str
+    agency_code: str
+    rule: str
+    people: frozenset[int]
+
+    @property
+    def rule_label(self) -> str:
+        return AnomalyRule(self.rule).label
+
+
+def anomaly_settings() -> dict:
+    """The thresholds of ``access_findings``: ``ONECASE_ACCESS_ANOMALY`` over these defaults."""
+    return {**ANOMALY_DEFAULTS, **getattr(settings, "ONECASE_ACCESS_ANOMALY", {})}
+
+
+ANOMALY_DEFAULTS = {
+    "volume_people": 50,  # more distinct people than this in the window
+    "unlinked_people": 0,  # more people than this with no case or pull-in link to the viewer
+    "working_hours": (7, 20),  # UK local time: views from 20:00 to 07:00 are out of hours
+    "working_days": (0, 1, 2, 3, 4),  # Monday to Friday; weekend views are out of hours
+}
+
+
+def _out_of_hours(at, rules: dict) -> bool:
+    local = timezone.localtime(at)
+    start, end = rules["working_hours"]
+    return local.weekday() not in rules["working_days"] or not (start <= local.hour < end)
+
+
+def access_findings(*, since, until=None, caseload: Callable[[set[int]], dict[int, set[int]]] | None = None
+                    ) -> list[Finding]:
+    """Unusual views of people between ``since`` and ``until`` (now), for the whole partnership.
+
+    Rules: many people (volume), out of hours, people with no case or pull-in link to the
+    viewer (unlinked), people marked for extra protection (vip). ``caseload`` gives, for user
+    ids, the people each works with on a case they hold or are pulled into (``cases.selectors.
+    caseload_people``); views of those people are never unusual. Not scoped: detection and
+    ``unusual_access`` scope what they show.
     """
+    rules = anomaly_settings()
+    events = AuditEvent.objects.filter(at__gte=since, object_type="person", action__in=PERSON_VIEWS,
+                                       user__isnull=False)
+    if until is not None:
+        events = events.filter(at__lt=until)
+    viewed: dict[int, set[int]] = defaultdict(set)
+    late: dict[int, set[int]] = defaultdict(set)
+    who: dict[int, tuple[str, str]] = {}
+    for user_id, username, agency_code, object_id, at in events.values_list(
+        "user_id", "username", "agency_code", "object_id", "at"
+    ).iterator():
+        if not object_id.isdigit():
+            continue
+        viewed[user_id].add(int(object_id))
+        who[user_id] = (username, agency_code)
+        if _out_of_hours(at, rules):
+            late[user_id].add(int(object_id))
+    linked = caseload(set(viewed)) if caseload and viewed else {}
+    everyone = set().union(*viewed.values()) if viewed else set()
+    vips = set(Person.objects.filter(pk__in=sorted(everyone), vip=True).values_list("pk", flat=True))
+    findings = []
+    for user_id, people in sorted(viewed.items()):
+        own = linked.get(user_id, set())
+        unlinked = people - own
+        found = {
+            AnomalyRule.VOLUME: unlinked if len(unlinked) > rules["volume_people"] else set(),
+            AnomalyRule.OUT_OF_HOURS: late[user_id] - own,
+            AnomalyRule.UNLINKED: unlinked if len(unlinked) > rules["unlinked_people"] else set(),
+            AnomalyRule.VIP: unlinked & vips,
+        }
+        findings += [Finding(user_id, *who[user_id], rule.value, frozenset(ids)) for rule, ids in found.items() if ids]
+    return findings
+
+
+def unusual_access(user, *, since=None, until=None, caseload=None) -> list[dict]:
+    """Unusual access since ``since`` (default: the last 24 hours) that ``user`` may see.
+
+    The partnership and auditors see all of it. A DPO sees their own agency's staff's unusual
+    access in full, and other agencies' staff's only where it touched people their agency holds
+    records about (counting only those people). Nobody else sees any.
+    """
+    if not may_read_audit(user):
+        return []
     since = since or timezone.now() - timezone.timedelta(hours=24)
-    rows = (
-        AuditEvent.objects.filter(at__gte=since, object_type="person", action__in=PERSON_VIEWS, user__isnull=False)
-        .values("user_id", "username", "agency_code")
-        .annotate(people=Count("object_id", distinct=True))
-        .filter(Q(people__gt=threshold))
-        .order_by("-people")
-    )
-    return list(rows)
+    findings = access_findings(since=since, until=until, caseload=caseload)
+    sees_all = sees_whole_partnership(user) or user.role == Role.AUDITOR
+    held: set[int] = set()
+    if not sees_all:
+        everyone = set().union(*(f.people for f in findings)) if findings else set()
+        held = set(PersonLink.objects.filter(
+            undone_at__isnull=True, person_id__in=sorted(everyone), agency_person__agency_id=user.agency_id,
+        ).values_list("person_id", flat=True))
+    rows = []
+    for finding in findings:
+        if sees_all or finding.agency_code == user.agency.code:
+            people = len(finding.people)
+        else:
+            people = len(finding.people & held)
+        if people:
+            rows.append({"user_id": finding.user_id, "username": finding.username,
+                         "agency_code": finding.agency_code, "rule": finding.rule,
+                         "rule_label": finding.rule_label, "people": people})
+    return sorted(rows, key=lambda row: (-row["people"], row["username"], row["rule"]))
 
 
 # What identifies a person to a viewer. Every name, address, date of birth and agency involvement

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role, Sector
-from onecase.accounts.rules import sees_people
+from onecase.accounts.rules import sees_people, sees_whole_partnership
 from onecase.audit.services import (  # noqa: F401  (read here by older imports)
     audit_record,
     audit_trail_read,
@@ -23,7 +23,7 @@ from onecase.audit.services import (  # noqa: F401  (read here by older imports)
 from onecase.concurrency import check_version, lock
 from onecase.contacts.models import Contact
 from onecase.exports import csv_text
-from onecase.people.models import AgencyPerson
+from onecase.people.models import AgencyPerson, PersonLink
 from onecase.sharing.models import (
     Agreement,
     AgreementParty,
@@ -43,6 +43,7 @@ from onecase.sharing.rules import (
     may_manage_agreements,
     may_manage_break_glass,
 )
+from onecase.sharing.selectors import access_findings
 
 BREAK_GLASS_MINUTES = 60
 # Sectors with a statutory duty to safeguard: their key workers and practitioners may break the
@@ -305,3 +306,46 @@ def sar_export(*, actor, person, purpose: str = "Subject access request", ip=Non
     audit_record(user=actor, action=AuditEvent.Action.EXPORT, object_type="person", object_id=person.pk,
                  purpose=purpose, ip=ip, detail={"subject_access_request": True})
     return buffer.getvalue()
+
+
+@transaction.atomic
+def anomaly_alerts_raise(*, actor=None, day: dt.date | None = None, caseload=None) -> list[Alert]:
+    """Raise unusual-access alerts for the UK day ``day`` (default today), for the whole partnership.
+
+    Each finding of ``sharing.selectors.access_findings`` alerts the DPO of every agency holding
+    records about the people concerned, once per user, rule, agency and day: running again raises
+    nothing new. ``caseload`` is passed on (views of a user's own cases are never unusual).
+    Returns the alerts raised now.
+    """
+    if actor is not None and not sees_whole_partnership(actor):
+        raise PermissionDenied("Only the partnership runs unusual-access detection.")
+    day = day or timezone.localdate()
+    zone = timezone.get_current_timezone()
+    since = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+    until = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    findings = access_findings(since=since, until=until, caseload=caseload)
+    everyone = sorted(set().union(*(f.people for f in findings))) if findings else []
+    holders: dict[int, set[int]] = {}
+    for person_id, agency_id in PersonLink.objects.filter(
+        undone_at__isnull=True, person_id__in=everyone
+    ).values_list("person_id", "agency_person__agency_id"):
+        holders.setdefault(agency_id, set()).add(person_id)
+    raised = []
+    for finding in findings:
+        for agency_id, held in sorted(holders.items()):
+            people = len(finding.people & held)
+            if not people:
+                continue
+            alert, created = Alert.objects.get_or_create(
+                agency_id=agency_id, kind=Alert.Kind.ANOMALY, rule=finding.rule, object_type="user",
+                object_id=str(finding.user_id), day=day,
+                defaults={"message": f"{finding.rule_label}: {finding.username} ({finding.agency_code}) viewed "
+                                     f"{people} of your agency's people on {day:%d %B %Y}."},
+            )
+            if created:
+                audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="alert", object_id=alert.pk,
+                             detail={"kind": Alert.Kind.ANOMALY.value, "rule": finding.rule,
+                                     "user_id": finding.user_id, "agency_id": agency_id, "people": people,
+                                     "day": day.isoformat()})
+                raised.append(alert)
+    return raised

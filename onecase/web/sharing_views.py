@@ -16,6 +16,7 @@ from onecase.accounts.rules import (
     sees_people,
     sees_whole_partnership,
 )
+from onecase.cases.selectors import caseload_people
 from onecase.people.models import Person
 from onecase.sharing.models import Tier
 from onecase.sharing.rules import disclosure_for, may_break_glass, may_export_sar, may_read_audit
@@ -158,10 +159,11 @@ def request_decide(request, pk: int):
 @login_required
 @require_GET
 def dpo_dashboard(request):
-    """Alerts for the DPO's agency (break the glass) and users viewing unusually many people."""
+    """Alerts for the DPO's agency (break the glass, unusual access) and the last 24 hours' unusual access."""
     if not may_read_audit(request.user):
         raise PermissionDenied("This page is for data protection officers and auditors.")
-    alerts, unusual = list(alerts_for(request.user)[:100]), unusual_access()
+    alerts = list(alerts_for(request.user)[:100])
+    unusual = unusual_access(request.user, caseload=caseload_people)
     audit_trail_read(user=request.user, page="data protection", ip=client_ip(request), alerts=len(alerts),
                      unusual=len(unusual))
     context = {"alerts": alerts, "unusual": unusual,
