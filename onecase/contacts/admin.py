@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from onecase.contacts.models import Contact
+from onecase.people.admin import ReadOnlyAdmin
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ReadOnlyAdmin):
     list_display = ("record_id", "agency", "occurred_at", "contact_type", "outcome")
     list_filter = ("agency",)
     list_select_related = ("agency",)

@@ -5,8 +5,25 @@ from onecase.people.models import Address, AgencyPerson, Household, Person, Pers
 from onecase.people.services import person_vip_set
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows shown to read, for everyone, superusers included: no add, change or delete here.
+
+    Agency records stay as the agency sent them (imports change them); links are undone on the
+    linkage review pages, never deleted. The change page shows each field read-only.
+    """
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # also takes away the bulk delete action
+
+
 @admin.register(AgencyPerson)
-class AgencyPersonAdmin(admin.ModelAdmin):
+class AgencyPersonAdmin(ReadOnlyAdmin):
     list_display = ("person_ref", "agency", "identity_as_of", "updated_at")
     list_filter = ("agency",)
     list_select_related = ("agency",)
@@ -47,7 +64,7 @@ class AddressAdmin(admin.ModelAdmin):
 
 
 @admin.register(PersonLink)
-class PersonLinkAdmin(admin.ModelAdmin):
+class PersonLinkAdmin(ReadOnlyAdmin):
     list_display = ("agency_person", "person", "match_probability", "method", "created_at", "undone_at")
     list_filter = ("method",)
     raw_id_fields = ("agency_person", "person", "created_by", "undone_by")
