@@ -1,17 +1,7 @@
 """The ``onecase`` console script: Django's management commands."""
 
-import argparse
-import datetime as dt
 import os
 import sys
-
-
-def iso_date(value: str) -> dt.date:
-    """An argparse type for the commands' date options, written YYYY-MM-DD."""
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date written YYYY-MM-DD") from None
 
 
 def main() -> None:

@@ -7,8 +7,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from onecase.accounts.demo_credentials import DEFAULT_PASSWORD, demo_device_key
 from onecase.accounts.models import Role, User
-from onecase.demo.credentials import DEFAULT_PASSWORD, demo_device_key
 from onecase.sharing.models import AuditEvent
 from tests.auth import current_code
 from tests.conftest import PASSWORD

@@ -15,7 +15,7 @@ from onecase.accounts.models import Agency, Role
 from onecase.contacts.models import Contact
 from onecase.linkage.metrics import bcubed
 from onecase.linkage.models import DecisionPair, LinkDecision, LinkRun, ReviewItem
-from onecase.linkage.selectors import review_queue_for
+from onecase.linkage.selectors import household_detail_for, person_detail_for, review_queue_for
 from onecase.linkage.services import (
     decision_undo,
     link_run,
@@ -26,7 +26,6 @@ from onecase.linkage.services import (
 )
 from onecase.linkage.synthetic import Generator, load
 from onecase.people.models import AgencyPerson, Person, PersonLink
-from onecase.people.selectors import household_detail_for, person_detail_for
 from onecase.sharing.models import AuditEvent
 from tests.factories import AgencyFactory, UserFactory
 

@@ -4,7 +4,8 @@ from django.core.exceptions import PermissionDenied
 
 from onecase.accounts.models import Agency, User
 from onecase.accounts.services import user_deactivate
-from onecase.sharing.services import break_glass_roles_default, client_ip
+from onecase.accounts.signals import agency_created
+from onecase.audit.services import client_ip
 
 
 @admin.register(Agency)
@@ -17,7 +18,7 @@ class AgencyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change:
-            break_glass_roles_default(actor=request.user, agency=obj)
+            agency_created.send(sender=Agency, actor=request.user, agency=obj)
 
 
 @admin.register(User)

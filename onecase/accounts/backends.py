@@ -4,8 +4,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
 from onecase.accounts.rules import refuses_demo_password
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record, client_ip
 
 # Read by the sign-in form, to say why instead of "wrong password".
 DEMO_REFUSED = "onecase_demo_credentials_refused"

@@ -6,8 +6,8 @@ with the same rules, so a list can never show what a detail page would refuse.
 
 from django.conf import settings
 
+from onecase.accounts.demo_credentials import is_demo_device_key, is_demo_password
 from onecase.accounts.models import Agency, Role
-from onecase.demo.credentials import is_demo_device_key, is_demo_password
 
 # Roles that may load their agency's exports into the shared ledger.
 IMPORT_ROLES = {Role.PARTNERSHIP_ADMIN, Role.AGENCY_ADMIN}

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from onecase.accounts.codes import AGENCY_CODE, normalise_agency_code
 from onecase.accounts.models import Agency, ApiToken, Role, Sector, User
 from onecase.accounts.rules import (
     may_create_agencies,
@@ -15,9 +16,9 @@ from onecase.accounts.rules import (
     refuses_demo_device,
     sees_whole_partnership,
 )
-from onecase.imports.contact_format import AGENCY_CODE, normalise_agency_code
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, break_glass_roles_default
+from onecase.accounts.signals import agency_created
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record
 
 TOKEN_NAME_MAX = 100
 TOKEN_DAYS_MAX = 366
@@ -38,7 +39,7 @@ def agency_create(*, actor, code: str, name: str, sector: str = Sector.OTHER) ->
         raise ValidationError(f"Unknown sector {sector!r}; choose one of {', '.join(Sector.values)}.")
     agency, created = Agency.objects.update_or_create(code=code, defaults={"name": name, "sector": sector})
     if created:
-        break_glass_roles_default(actor=actor, agency=agency)
+        agency_created.send(sender=Agency, actor=actor, agency=agency)  # sharing: break-the-glass defaults
     audit_record(
         user=actor,
         action=AuditEvent.Action.CHANGE,

@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from onecase.accounts.rules import refuses_demo_device
 from onecase.accounts.services import two_factor_confirm, two_factor_verify
-from onecase.sharing.services import client_ip
+from onecase.audit.services import client_ip
 
 DEMO_KEY_REFUSED = (
     "Your authenticator uses the published demo key, which cannot be used on this system. "

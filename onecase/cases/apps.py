@@ -5,3 +5,10 @@ class CasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "onecase.cases"
     verbose_name = "Cases"
+
+    def ready(self):
+        from onecase.cases.selectors import key_workers_for
+        from onecase.contacts.demand import key_workers_from
+
+        # The demand ranking names each live case's key worker, and a case's subject needs no owner.
+        key_workers_from(key_workers_for)

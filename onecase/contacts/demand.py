@@ -8,6 +8,7 @@ analysts count every agency but see no names. The command line counts everything
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -199,11 +200,20 @@ def _ranked_by_counts(by: str, agency_ids: frozenset[int] | None, top: int, orde
         return [subject for subject, _, _ in cursor.fetchall()]
 
 
+# Cases builds on contacts, not the reverse: on start it names here where key workers come from
+# (cases.apps sets cases.selectors.key_workers_for).
+_key_worker_source: Callable[[str, list[int]], dict[int, str]] | None = None
+
+
+def key_workers_from(source: Callable[[str, list[int]], dict[int, str]] | None) -> None:
+    """Take the ranking's key workers from ``source(by, ids)``: {subject id: username} per live case."""
+    global _key_worker_source
+    _key_worker_source = source
+
+
 def _key_workers(by: str, ids: list[int]) -> dict[int, str]:
     """{subject id: username} of the key worker of each household or person with a live case."""
-    from onecase.cases.selectors import key_workers_for  # cases builds on contacts, not the reverse
-
-    return key_workers_for(by, ids)
+    return _key_worker_source(by, ids) if _key_worker_source is not None else {}
 
 
 EARLIEST = dt.date(1900, 1, 1)  # nothing in the ledger is older; keeps time-zone arithmetic in range

@@ -21,6 +21,8 @@ from operator import gt, itemgetter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from onecase.accounts.codes import AGENCY_CODE, normalise_agency_code
+
 LOCAL_TZ = ZoneInfo("Europe/London")
 MAX_PROBLEMS = 50
 MAX_COLUMNS = 200  # columns in a header (and declared by a workbook's sheet)
@@ -57,7 +59,6 @@ MAX_LENGTH = {
     "source_system": 100,
     "agency": 40,
 }
-AGENCY_CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 DIGITS = re.compile(r"^\d+$")
 # Free text may hold tabs and line breaks; no value may hold other C0 control characters.
 FREE_TEXT = frozenset(("presenting_need", "outcome", "address_line"))
@@ -480,10 +481,6 @@ def parse_occurred_at(value: str) -> datetime:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=LOCAL_TZ)
     return parsed.astimezone(UTC)
-
-
-def normalise_agency_code(code: str) -> str:
-    return code.strip().upper()
 
 
 # Positions of the values a validator works on: the agency code, then CLEAN_FIELDS.

@@ -27,9 +27,15 @@ from onecase.accounts.selectors import agencies_visible_to
 from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
 from onecase.linkage.models import ReviewItem
 from onecase.linkage.rules import may_review_linkage
-from onecase.linkage.selectors import decisions_for, review_item_for, review_queue_for
+from onecase.linkage.selectors import (
+    decisions_for,
+    household_detail_for,
+    person_detail_for,
+    review_item_for,
+    review_queue_for,
+)
 from onecase.linkage.services import decision_undo, person_split, review_confirm, review_reject
-from onecase.people.selectors import active_links_visible_to, household_detail_for, person_detail_for
+from onecase.people.selectors import active_links_visible_to
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record, client_ip
 

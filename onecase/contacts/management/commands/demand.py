@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from onecase.cli import iso_date
+from onecase.arguments import iso_date
 from onecase.contacts.demand import KEYS, demand_ranking
 
 

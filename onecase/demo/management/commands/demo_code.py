@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_otp.oath import totp
 
-from onecase.demo.credentials import demo_device_key
+from onecase.accounts.demo_credentials import demo_device_key
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from onecase.accounts.models import Agency
 from onecase.accounts.services import agency_create
-from onecase.cli import iso_date
+from onecase.arguments import iso_date
 from onecase.contacts.models import NeedCategory, NeedKeyword
 from onecase.contacts.needs import load_default_taxonomy
 from onecase.contacts.services import needs_classify

@@ -7,10 +7,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from onecase.accounts.demo_credentials import DEFAULT_PASSWORD, DEMO_TOTP_SECRET, PASSWORD_ENV, demo_device_key
 from onecase.accounts.models import Agency, Role, User
 from onecase.accounts.services import agency_create, user_create
 from onecase.demo.catalogue import AGENCY_BY_CODE
-from onecase.demo.credentials import DEFAULT_PASSWORD, DEMO_TOTP_SECRET, PASSWORD_ENV, demo_device_key
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
 

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from onecase.cli import iso_date
+from onecase.arguments import iso_date
 from onecase.meetings.selectors import overlaps
 
 
