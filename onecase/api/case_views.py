@@ -7,7 +7,6 @@ Writes to a case, a need or a grant name the version they read, as ``version`` i
 import re
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -22,6 +21,8 @@ from onecase.cases.models import Outcome, Section, Status
 from onecase.cases.rules import is_case_team, may_open_case_on, may_open_cases, sections_visible
 from onecase.cases.selectors import (
     case_for,
+    case_read,
+    cases_search,
     cases_visible_to,
     chronology_read,
     drift_alerts,
@@ -31,8 +32,7 @@ from onecase.cases.selectors import (
 )
 from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
 from onecase.people.models import Household, Person
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
+from onecase.sharing.services import client_ip
 
 ERRORS = {400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
 
@@ -263,9 +263,7 @@ class CaseList(APIView):
 
     @extend_schema(responses=CaseSerializer(many=True))
     def get(self, request):
-        cases = cases_visible_to(request.user).order_by("-opened_at", "-pk")[:500]
-        audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="case", ip=client_ip(request),
-                     detail={"rows": len(cases), "api": True})
+        cases = cases_search(request.user, ip=client_ip(request), api=True)
         return Response(CaseSerializer(cases, many=True).data)
 
     @extend_schema(request=CaseOpenSerializer, responses={201: CreatedSerializer, 409: OpenApiTypes.OBJECT, **ERRORS})
@@ -303,10 +301,7 @@ class CaseDetail(APIView):
     @extend_schema(responses={200: CaseDetailSerializer, **ERRORS})
     def get(self, request, pk: int):
         """The case; its ETag is the case's version."""
-        case = case_for(request.user, pk)
-        with transaction.atomic():
-            audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="case", object_id=pk,
-                         ip=client_ip(request), detail={"api": True})
+        case = case_read(request.user, pk, ip=client_ip(request), api=True)
         return _tagged(_detail(request.user, case), case.version)
 
     @extend_schema(request=CaseStatusSerializer, parameters=[IF_MATCH],

@@ -12,10 +12,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from onecase.audit.services import client_ip
 from onecase.meetings.rules import sees_aggregates_only
-from onecase.meetings.selectors import meeting_cost, meeting_detail, meetings_visible_to, overlaps
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
+from onecase.meetings.selectors import meeting_cost, meeting_read, meetings_visible_to, overlaps_read
 
 
 class MeetingSerializer(serializers.Serializer):
@@ -87,10 +86,8 @@ class MeetingDetail(APIView):
     @extend_schema(responses={200: MeetingDetailSerializer, 404: OpenApiTypes.OBJECT})
     def get(self, request, pk: int):
         meeting = get_object_or_404(meetings_visible_to(request.user), pk=pk)
-        detail = meeting_detail(request.user, meeting)
+        detail = meeting_read(request.user, meeting, ip=client_ip(request), api=True)
         items = detail["items"]
-        audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="meeting", object_id=meeting.pk,
-                     ip=client_ip(request), detail={"items": len(items), "api": True})
         payload = {
             "id": meeting.pk, "series": meeting.series, "held_on": meeting.held_on, "status": meeting.status,
             "cost_gbp": meeting_cost(detail["attendees"]), "attendees": detail["attendees"], "agenda": items,
@@ -139,9 +136,7 @@ class OverlapList(APIView):
         query = PeriodQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         since, until = query.validated_data.get("since"), query.validated_data.get("until")
-        found = overlaps(request.user, since=since, until=until)
-        audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="meeting_overlaps",
-                     ip=client_ip(request), detail={"overlaps": len(found), "api": True})
+        found = overlaps_read(request.user, since=since, until=until, ip=client_ip(request), api=True)
         shown = [] if sees_aggregates_only(request.user) else found
         return Response(OverlapsSerializer({"since": since, "until": until, "count": len(found),
                                             "overlaps": shown}).data)

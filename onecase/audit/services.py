@@ -41,16 +41,18 @@ def client_ip(request) -> str | None:
 
 
 def disclosure_record(
-    *, user, person_id: int, owner_agency_id: int, disclosure, purpose: str = "", ip=None
+    *, user, person_id: int, owner_agency_id: int, disclosure, purpose: str = "", ip=None,
+    object_type: str = "person",
 ) -> AuditEvent:
-    """Record that ``owner_agency_id``'s records about a person were disclosed to ``user``.
+    """Record that ``owner_agency_id``'s records about a person (or, with ``object_type``
+    "household", about a household's people) were disclosed to ``user``.
 
     ``disclosure`` is the ``sharing.rules.Disclosure`` relied on: its tier, basis and agreement.
     """
     return audit_record(
         user=user,
         action=AuditEvent.Action.DISCLOSE,
-        object_type="person",
+        object_type=object_type,
         object_id=person_id,
         purpose=purpose,
         ip=ip,

@@ -52,6 +52,22 @@ def cases_visible_to(user) -> QuerySet[Case]:
     return cases.filter(scope | Q(Exists(pulled_in)))
 
 
+def cases_search(user, *, ip=None, api: bool = False, limit: int = 500) -> list[Case]:
+    """The newest cases the user may see, recording the search."""
+    cases = list(cases_visible_to(user).order_by("-opened_at", "-pk")[:limit])
+    audit_record(user=user, action=AuditEvent.Action.SEARCH, object_type="case", ip=ip,
+                 detail={"rows": len(cases), "api": api})
+    return cases
+
+
+def case_read(user, pk: int, *, ip=None, api: bool = False) -> Case:
+    """``case_for``, recording the view."""
+    case = case_for(user, pk)
+    audit_record(user=user, action=AuditEvent.Action.VIEW, object_type="case", object_id=pk, ip=ip,
+                 detail={"api": api})
+    return case
+
+
 def case_for(user, pk: int) -> Case:
     """The case, if ``user`` may see it; otherwise 404 (whether or not it exists)."""
     case = cases_visible_to(user).filter(pk=pk).first()
@@ -201,6 +217,22 @@ def case_costs_for(user, case: Case) -> CaseCosts:
                      total_cost=sum(costs.values(), Decimal("0")), other_contacts=other_n, other_cost=other_cost)
 
 
+def case_costs_read(user, case: Case, *, ip=None, export: bool = False) -> CaseCosts:
+    """``case_costs_for``, recording the view (or export) and each agency's figures disclosed."""
+    costs = case_costs_for(user, case)
+    subject, subject_id = ("person", case.person_id) if case.person_id else ("household", case.household_id)
+    with transaction.atomic():
+        audit_record(user=user, action=AuditEvent.Action.EXPORT if export else AuditEvent.Action.VIEW,
+                     object_type="case", object_id=case.pk, purpose="case costs", ip=ip,
+                     detail={"agencies": len(costs.rows)})
+        for row in costs.rows:
+            if row["agency"].pk != user.agency_id:
+                disclosure_record(user=user, person_id=subject_id, owner_agency_id=row["agency"].pk,
+                                  disclosure=disclosure_for(user, row["agency"].pk, person_id=case.person_id),
+                                  purpose=f"case {case.reference} costs", ip=ip, object_type=subject)
+    return costs
+
+
 def drift_alerts(case: Case, *, today: dt.date | None = None) -> list[str]:
     """Why a live case is drifting: nobody on the team has worked it lately, or actions are overdue in two agencies."""
     if not case.is_live:
@@ -295,6 +327,14 @@ class MyCases:
     pulled_into: list[Grant]
     drifting: list[tuple[Case, list[str]]]
     unowned: list[Case]
+
+
+def my_cases_read(user, *, ip=None) -> MyCases:
+    """``my_cases``, recording the view."""
+    mine = my_cases(user)
+    audit_record(user=user, action=AuditEvent.Action.VIEW, object_type="case_list", ip=ip,
+                 detail={"cases": len(mine.owned), "invitations": len(mine.invitations)})
+    return mine
 
 
 def my_cases(user) -> MyCases:

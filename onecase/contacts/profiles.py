@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404
 
 from onecase.accounts.models import Agency
 from onecase.accounts.rules import sees_people
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record, disclosure_record
 from onecase.contacts.models import Contact, DemandClass
 from onecase.costs.selectors import cost_by
 from onecase.people.models import AgencyPerson, Household, Person, PersonLink
@@ -163,6 +166,24 @@ def subject_profile(user, *, kind: str, pk: int, chronology_limit: int = 500) ->
         people=people,
         chronology=chronology,
     )
+
+
+def profile_read(user, *, kind: str, pk: int, ip=None, purpose: str = "", search: bool = False) -> Profile:
+    """``subject_profile``, recording the view (or the search before opening a case) and, in the
+    same transaction, each disclosure of another agency's records about each person shown."""
+    profile = subject_profile(user, kind=kind, pk=pk)
+    purpose = purpose or f"{kind} profile"
+    with transaction.atomic():
+        audit_record(user=user, action=AuditEvent.Action.SEARCH if search else AuditEvent.Action.VIEW,
+                     object_type=kind, object_id=pk, ip=ip, purpose=purpose,
+                     detail={"agencies": len(profile.agencies)})
+        for view in profile.agencies:
+            if view.agency.pk == user.agency_id:
+                continue
+            for person in profile.people:
+                disclosure_record(user=user, person_id=person["id"], owner_agency_id=view.agency.pk,
+                                  disclosure=view.disclosure, purpose=purpose, ip=ip)
+    return profile
 
 
 def _people(user, person_ids: list[int]) -> list[dict]:

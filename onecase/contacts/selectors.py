@@ -4,6 +4,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from onecase.accounts.rules import sees_people, sees_whole_partnership
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record
 from onecase.contacts.models import Contact
 
 
@@ -15,6 +17,13 @@ def contacts_visible_to(user) -> QuerySet[Contact]:
         return Contact.objects.all()
     return Contact.objects.filter(agency_id=user.agency_id)
 
+
+
+def contact_read(user, pk: int, *, ip=None) -> Contact:
+    """``contact_for``, recording the view."""
+    contact = contact_for(user, pk)
+    audit_record(user=user, action=AuditEvent.Action.VIEW, object_type="contact", object_id=contact.pk, ip=ip)
+    return contact
 
 
 def contact_for(user, pk: int) -> Contact:

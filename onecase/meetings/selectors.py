@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
 
 from onecase.accounts.models import Role
 from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record
 from onecase.contacts.demand import subject_labels as demand_labels
 from onecase.meetings.models import AgendaItem, Attendee, AttendeeRole, Meeting, Minutes, Series
 from onecase.meetings.rules import may_read_minutes, sees_aggregates_only
@@ -287,3 +290,60 @@ def minutes_recipients_for(series: Series):
         .select_related("agency")
         .order_by("agency__name", "last_name", "first_name", "username")
     )
+
+
+# Reads that record themselves: each returns what the page or API shows and writes its view event.
+
+
+def _viewed(user, object_type: str, object_id="", *, ip=None, export: bool = False, **detail) -> None:
+    audit_record(user=user, action=AuditEvent.Action.EXPORT if export else AuditEvent.Action.VIEW,
+                 object_type=object_type, object_id=object_id, ip=ip, detail=detail)
+
+
+def meeting_read(user, meeting: Meeting, *, ip=None, api: bool = False) -> dict:
+    """``meeting_detail``, recording the view with the households and people on the agenda."""
+    detail = meeting_detail(user, meeting)
+    items = detail["items"]
+    _viewed(user, "meeting", meeting.pk, ip=ip, items=len(items), api=api,
+            households=[i.household_id for i in items if i.household_id],
+            people=[i.person_id for i in items if i.person_id])
+    return detail
+
+
+def agenda_item_for(user, meeting: Meeting, item_pk: int) -> AgendaItem:
+    """An item on a meeting the user may see, labelled as the user may identify its subject; 404 otherwise."""
+    item = meeting.agenda.select_related("case", "meeting__series").filter(pk=item_pk).first()
+    if item is None:
+        raise Http404("No such agenda item.")
+    key = (item.subject_kind, item.subject_id)
+    item.label = subject_labels(user, [key])[key]
+    return item
+
+
+def agenda_item_read(user, meeting: Meeting, item: AgendaItem, *, ip=None, form: str = "") -> None:
+    """Record that the user opened a form about an agenda item (and so saw its subject)."""
+    _viewed(user, "agenda_item", item.pk, ip=ip, meeting=meeting.pk, form=form)
+
+
+def minutes_read(user, meeting: Meeting, *, ip=None, form: str = "") -> Minutes | None:
+    """``minutes_for``, recording the view when there are minutes the user may read."""
+    minutes = minutes_for(user, meeting)
+    if minutes is not None:
+        _viewed(user, "minutes", minutes.pk, ip=ip, meeting=meeting.pk, **({"form": form} if form else {}))
+    return minutes
+
+
+def overlaps_read(user, *, since: dt.date, until: dt.date, ip=None, api: bool = False) -> list[Overlap]:
+    """``overlaps``, recording the view."""
+    found = overlaps(user, since=since, until=until)
+    _viewed(user, "meeting_overlaps", ip=ip, overlaps=len(found), since=since.isoformat() if since else None,
+            until=until.isoformat() if until else None, api=api)
+    return found
+
+
+def meeting_costs_read(user, *, since: dt.date, until: dt.date, ip=None, export: bool = False) -> CostReport:
+    """``meeting_costs``, recording the view or export."""
+    report = meeting_costs(user, since=since, until=until)
+    _viewed(user, "meeting_costs", ip=ip, export=export, meetings=len(report.meetings),
+            subjects=report.subjects_counted, since=since.isoformat(), until=until.isoformat())
+    return report

@@ -14,6 +14,8 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from onecase.accounts.models import Agency
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record
 from onecase.contacts.demand import demand_scope, ledger_for
 from onecase.contacts.models import DemandClass, NeedCategory
 
@@ -141,3 +143,32 @@ def demands_in_context(user, *, since=None, until=None, top: int = 25) -> Demand
     category_rows, phrase_rows = top_rows(category_rows), top_rows(phrase_rows)
     agencies = sorted({code for r in category_rows + phrase_rows for code in r.by_agency})
     return DemandsInContext(agencies=agencies, categories=category_rows, phrases=phrase_rows)
+
+
+# Reads that record themselves (aggregates: counts only in the audit detail).
+
+
+def failure_demand_read(user, *, ip=None, since=None, until=None) -> tuple[list[ShareRow], list[ShareRow]]:
+    """Failure-demand share per agency and per month, recording the search."""
+    agencies = failure_share_by_agency(user, since=since, until=until)
+    months = failure_share_by_month(user, since=since, until=until)
+    audit_record(user=user, action=AuditEvent.Action.SEARCH, object_type="failure_demand", ip=ip,
+                 detail={"agencies": len(agencies), "months": len(months)})
+    return agencies, months
+
+
+def failure_demand_export(user, *, by: str, ip=None, since=None, until=None) -> list[ShareRow]:
+    """Failure-demand share per month or per agency, recording the export."""
+    rows = (failure_share_by_month if by == "month" else failure_share_by_agency)(user, since=since, until=until)
+    audit_record(user=user, action=AuditEvent.Action.EXPORT, object_type="failure_demand", ip=ip,
+                 detail={"by": by, "rows": len(rows)})
+    return rows
+
+
+def demands_in_context_read(user, *, ip=None, export: bool = False, since=None, until=None) -> DemandsInContext:
+    """``demands_in_context``, recording the search or export."""
+    report = demands_in_context(user, since=since, until=until)
+    audit_record(user=user, action=AuditEvent.Action.EXPORT if export else AuditEvent.Action.SEARCH,
+                 object_type="demands_in_context", ip=ip,
+                 detail={"categories": len(report.categories), "phrases": len(report.phrases)})
+    return report

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from onecase.accounts.models import Role, User
 from onecase.accounts.rules import sees_whole_partnership
+from onecase.audit.services import client_ip
 from onecase.cases import services
 from onecase.cases.models import Case, FlagKind, Outcome, Section, Status
 from onecase.cases.rules import (
@@ -33,7 +34,7 @@ from onecase.cases.rules import (
     sections_visible,
 )
 from onecase.cases.selectors import (
-    case_costs_for,
+    case_costs_read,
     case_for,
     cases_on_subject,
     chronology_read,
@@ -41,15 +42,14 @@ from onecase.cases.selectors import (
     duplicate_message,
     grant_for,
     invitation_for,
-    my_cases,
+    my_cases_read,
     subject_label,
 )
 from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
 from onecase.contacts.models import NeedCategory
-from onecase.contacts.profiles import subject_profile
+from onecase.contacts.profiles import profile_read
 from onecase.exports import csv_response
-from onecase.sharing.models import AuditEvent, Tier
-from onecase.sharing.services import audit_record, client_ip
+from onecase.sharing.models import Tier
 from onecase.web.charts import bar_chart
 
 DATE_HINT = "For example, 2027-01-31"
@@ -175,9 +175,7 @@ def my_cases_page(request):
     """The key worker's dashboard: cases, overdue actions, expiring pull-ins and invitations."""
     if not (request.user.role in CASE_WORKING_ROLES or sees_whole_partnership(request.user)):
         raise PermissionDenied("Your role does not work cases.")
-    mine = my_cases(request.user)
-    audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="case_list", ip=client_ip(request),
-                 detail={"cases": len(mine.owned), "invitations": len(mine.invitations)})
+    mine = my_cases_read(request.user, ip=client_ip(request))
     return render(request, "web/cases/mine.html", {"mine": mine, "today": timezone.localdate()})
 
 
@@ -188,11 +186,11 @@ def case_open(request):
     if not may_open_cases(request.user):
         raise PermissionDenied("Your role does not open cases.")
     kind, pk = _subject(request)
-    profile = subject_profile(request.user, kind=kind, pk=pk)
+    ip = client_ip(request)
+    profile = profile_read(request.user, kind=kind, pk=pk, ip=ip, search=True, purpose="search before opening a case")
     existing = cases_on_subject(request.user, **{f"{kind}_id": pk})
     form = CaseOpenForm(request.POST or None, initial={"key_worker": request.user.pk})
     form.fields["key_worker"].queryset = _holders_for(request.user)
-    ip = client_ip(request)
     if request.method == "POST" and form.is_valid():
         try:
             case = services.case_open(actor=request.user, key_worker=form.cleaned_data["key_worker"],
@@ -204,8 +202,6 @@ def case_open(request):
         else:
             messages.success(request, f"{case.reference} is open. Record what matters, in the citizen's words.")
             return redirect("web:case", pk=case.pk)
-    audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type=kind, object_id=pk, ip=ip,
-                 purpose="search before opening a case", detail={"cases": len(existing["live"])})
     return render(request, "web/cases/open.html", {
         "form": form, "profile": profile, "kind": kind, "pk": pk, "existing": existing, "Tier": Tier,
     })
@@ -246,9 +242,7 @@ def case_detail(request, pk: int):
 def case_costs(request, pk: int):
     """Pre-intervention cost: the subject's demand in the 12 months before the case opened."""
     case = case_for(request.user, pk)
-    costs = case_costs_for(request.user, case)
-    audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="case", object_id=case.pk,
-                 purpose="case costs", ip=client_ip(request), detail={"agencies": len(costs.rows)})
+    costs = case_costs_read(request.user, case, ip=client_ip(request))
     series = [(r["agency"].code, int(r["cost"])) for r in costs.rows]
     chart = bar_chart(series, title="Cost by agency in the 12 months before the case opened (£)")
     return render(request, "web/cases/costs.html", {"case": case, "label": subject_label(request.user, case),
@@ -259,9 +253,7 @@ def case_costs(request, pk: int):
 @require_GET
 def case_costs_csv(request, pk: int):
     case = case_for(request.user, pk)
-    costs = case_costs_for(request.user, case)
-    audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="case", object_id=case.pk,
-                 purpose="case costs CSV", ip=client_ip(request), detail={"agencies": len(costs.rows)})
+    costs = case_costs_read(request.user, case, ip=client_ip(request), export=True)
     response, writer = csv_response(f"{case.reference}-costs.csv")
     writer.writerow(["agency", "contacts", "cost_gbp", "since", "until"])
     for r in costs.rows:

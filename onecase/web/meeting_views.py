@@ -30,15 +30,16 @@ from onecase.meetings.rules import (
     sees_aggregates_only,
 )
 from onecase.meetings.selectors import (
+    agenda_item_for,
+    agenda_item_read,
     attendee_roles,
-    meeting_costs,
-    meeting_detail,
+    meeting_costs_read,
+    meeting_read,
     meetings_visible_to,
-    minutes_for,
+    minutes_read,
     minutes_recipients_for,
-    overlaps,
+    overlaps_read,
     series_visible_to,
-    subject_labels,
 )
 from onecase.meetings.services import (
     agenda_item_add,
@@ -50,8 +51,7 @@ from onecase.meetings.services import (
     research_note_add,
 )
 from onecase.people.models import Household, Person
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
+from onecase.sharing.services import client_ip
 from onecase.web.charts import bar_chart
 from onecase.web.forms import PeriodForm
 
@@ -64,20 +64,12 @@ def _meeting(request, pk: int) -> Meeting:
 
 
 def _item(request, meeting: Meeting, item_pk: int) -> AgendaItem:
-    item = get_object_or_404(meeting.agenda.select_related("case", "meeting__series"), pk=item_pk)
-    key = (item.subject_kind, item.subject_id)
-    item.label = subject_labels(request.user, [key])[key]
-    return item
+    return agenda_item_for(request.user, meeting, item_pk)
 
 
 def _posted(request):
     """The submitted data on a POST (even if empty, so a blank form shows its errors), else None."""
     return request.POST if request.method == "POST" else None
-
-
-def _viewed(request, object_type: str, object_id="", **detail) -> None:
-    audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type=object_type, object_id=object_id,
-                 ip=client_ip(request), detail=detail)
 
 
 # --- series and meetings ----------------------------------------------------------------
@@ -126,14 +118,11 @@ def meeting_page(request, pk: int):
     """Agenda, attendees, cost, research notes, decisions and (for its readers) the minutes."""
     meeting = _meeting(request, pk)
     detail = meeting_detail_context(request, meeting)
-    _viewed(request, "meeting", meeting.pk, items=len(detail["items"]),
-            households=[i.household_id for i in detail["items"] if i.household_id],
-            people=[i.person_id for i in detail["items"] if i.person_id])
     return render(request, "web/meetings/meeting_detail.html", detail)
 
 
 def meeting_detail_context(request, meeting: Meeting) -> dict:
-    detail = meeting_detail(request.user, meeting)
+    detail = meeting_read(request.user, meeting, ip=client_ip(request))
     user = request.user
     detail.update(
         meeting=meeting,
@@ -276,7 +265,7 @@ def research_new(request, pk: int, item: int):
         research_note_add(actor=request.user, item=agenda_item, text=form.cleaned_data["text"], ip=client_ip(request))
         messages.success(request, "Research added.")
         return redirect("web:meeting_detail", pk=meeting.pk)
-    _viewed(request, "agenda_item", agenda_item.pk, meeting=meeting.pk, form="research")
+    agenda_item_read(request.user, meeting, agenda_item, ip=client_ip(request), form="research")
     return render(request, "web/meetings/research_new.html", {"form": form, "meeting": meeting, "item": agenda_item})
 
 
@@ -359,7 +348,7 @@ def decision_new(request, pk: int, item: int):
             messages.success(request, "Decision recorded" + (f", {n} action{'s' if n != 1 else ''} added to "
                                                              f"{agenda_item.case.reference}." if n else "."))
             return redirect("web:meeting_detail", pk=meeting.pk)
-    _viewed(request, "agenda_item", agenda_item.pk, meeting=meeting.pk, form="decision")
+    agenda_item_read(request.user, meeting, agenda_item, ip=client_ip(request), form="decision")
     return render(request, "web/meetings/decision_new.html", {"form": form, "meeting": meeting, "item": agenda_item})
 
 
@@ -371,10 +360,9 @@ def decision_new(request, pk: int, item: int):
 def minutes_view(request, pk: int):
     """The minutes, for their named recipients (and the chair's agency and partnership administrators)."""
     meeting = _meeting(request, pk)
-    minutes = minutes_for(request.user, meeting)
+    minutes = minutes_read(request.user, meeting, ip=client_ip(request))
     if minutes is None:
         raise PermissionDenied("The minutes go to named recipients only.")
-    _viewed(request, "minutes", minutes.pk, meeting=meeting.pk)
     return render(request, "web/meetings/minutes.html", {"meeting": meeting, "minutes": minutes,
                                                          "may_write": may_write_minutes(request.user, meeting)})
 
@@ -402,7 +390,7 @@ def minutes_edit(request, pk: int):
     meeting = _meeting(request, pk)
     if not may_write_minutes(request.user, meeting):
         raise PermissionDenied("Only the chair's agency administrators write the minutes.")
-    existing = minutes_for(request.user, meeting)
+    existing = minutes_read(request.user, meeting, ip=client_ip(request), form="edit")
     initial = {"text": existing.text, "recipients": list(existing.recipients.all())} if existing else None
     form = MinutesForm(_posted(request), initial=initial, meeting=meeting)
     if request.method == "POST" and form.is_valid():
@@ -414,8 +402,6 @@ def minutes_edit(request, pk: int):
         else:
             messages.success(request, "Minutes saved and sent to their recipients.")
             return redirect("web:meeting_minutes", pk=meeting.pk)
-    if existing:
-        _viewed(request, "minutes", existing.pk, meeting=meeting.pk, form="edit")
     return render(request, "web/meetings/minutes_edit.html", {"form": form, "meeting": meeting})
 
 
@@ -445,9 +431,8 @@ def _period(request) -> tuple[MeetingPeriodForm, dt.date, dt.date]:
 def overlap_list(request):
     """Households and people on the agendas of more than one series: the same family talked about twice."""
     form, since, until = _period(request)
-    found = overlaps(request.user, since=since, until=until)
+    found = overlaps_read(request.user, since=since, until=until, ip=client_ip(request))
     aggregates_only = sees_aggregates_only(request.user)
-    _viewed(request, "meeting_overlaps", overlaps=len(found), since=since.isoformat(), until=until.isoformat())
     context = {"form": form, "since": since, "until": until, "overlaps": [] if aggregates_only else found,
                "count": len(found), "aggregates_only": aggregates_only}
     return render(request, "web/meetings/overlaps.html", context)
@@ -458,10 +443,8 @@ def overlap_list(request):
 def cost_report(request):
     """What the meetings cost: per meeting, per series and per household or person discussed."""
     form, since, until = _period(request)
-    report = meeting_costs(request.user, since=since, until=until)
+    report = meeting_costs_read(request.user, since=since, until=until, ip=client_ip(request))
     series = [(row.meeting.held_on.isoformat(), int(row.cost)) for row in report.meetings]
-    _viewed(request, "meeting_costs", meetings=len(report.meetings), subjects=report.subjects_counted,
-            since=since.isoformat(), until=until.isoformat())
     context = {
         "form": form, "since": since, "until": until, "report": report, "query": request.GET.urlencode(),
         "chart": bar_chart(series, title=f"Cost of each meeting in pounds, {since} to {until}"),
@@ -474,7 +457,7 @@ def cost_report(request):
 def cost_csv(request):
     """The cost tables as CSV: one row per meeting, per series and (for those who may see them) per subject."""
     _, since, until = _period(request)
-    report = meeting_costs(request.user, since=since, until=until)
+    report = meeting_costs_read(request.user, since=since, until=until, ip=client_ip(request), export=True)
     response, writer = csv_response(f"meeting-costs-{since}-to-{until}.csv")
     writer.writerow(["level", "series", "meeting_id", "date", "subject", "subject_id", "meetings", "attendees",
                      "hours", "cost_gbp"])
@@ -486,6 +469,4 @@ def cost_csv(request):
     for row in report.subjects:
         writer.writerow(["subject", "", "", "", row.kind, row.subject_id, row.meetings, "", "", row.cost])
     writer.writerow(["total", "", "", "", "", "", len(report.meetings), "", "", report.total])
-    audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="meeting_costs",
-                 ip=client_ip(request), detail={"meetings": len(report.meetings), "subjects": len(report.subjects)})
     return response

@@ -1,34 +1,23 @@
 """Household and person profiles. Every view is audited, with each disclosure and its basis."""
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from onecase.accounts.rules import sees_whole_partnership
+from onecase.audit.services import client_ip
 from onecase.cases.rules import may_open_cases
 from onecase.cases.selectors import cases_on_subject
-from onecase.contacts.profiles import subject_profile
+from onecase.contacts.profiles import profile_read
 from onecase.contacts.rules import RECLASSIFY_ROLES
 from onecase.linkage.rules import may_review_linkage
-from onecase.sharing.models import AuditEvent, Tier
+from onecase.sharing.models import Tier
 from onecase.sharing.rules import may_break_glass, may_export_sar
 from onecase.sharing.selectors import access_history_for, may_see_access_history
-from onecase.sharing.services import audit_record, client_ip, disclosure_record
 
 
 def _render(request, kind: str, pk: int):
-    profile = subject_profile(request.user, kind=kind, pk=pk)
-    ip = client_ip(request)
-    with transaction.atomic():
-        audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type=kind, object_id=pk, ip=ip,
-                     detail={"agencies": len(profile.agencies)})
-        person_ids = [p["id"] for p in profile.people]
-        for view in profile.agencies:
-            if view.agency.pk != request.user.agency_id:
-                for person_id in person_ids:
-                    disclosure_record(user=request.user, person_id=person_id, owner_agency_id=view.agency.pk,
-                                      disclosure=view.disclosure, purpose=f"{kind} profile", ip=ip)
+    profile = profile_read(request.user, kind=kind, pk=pk, ip=client_ip(request))
     history = []
     if kind == "person" and may_see_access_history(request.user, pk):
         history = [

@@ -12,19 +12,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
 from onecase.accounts.models import Role
+from onecase.audit.services import client_ip
 from onecase.contacts.models import DemandClass, NeedCategory
 from onecase.contacts.rules import may_reclassify
-from onecase.contacts.selectors import contact_for
+from onecase.contacts.selectors import contact_for, contact_read
 from onecase.contacts.services import contact_set_demand_class, contact_set_need
 from onecase.exports import csv_response
 from onecase.reports.demand_reports import (
     MIN_PHRASE_COUNT,
-    demands_in_context,
-    failure_share_by_agency,
-    failure_share_by_month,
+    demands_in_context_read,
+    failure_demand_export,
+    failure_demand_read,
 )
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
 from onecase.web.charts import bar_chart
 from onecase.web.forms import PeriodForm
 
@@ -44,10 +43,7 @@ def _period(request) -> tuple[PeriodForm, dict]:
 def failure_demand(request):
     """Failure-demand share per agency and per month, with a chart, tables and CSV."""
     form, period = _period(request)
-    agencies = failure_share_by_agency(request.user, **period)
-    months = failure_share_by_month(request.user, **period)
-    audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="failure_demand",
-                 ip=client_ip(request), detail={"agencies": len(agencies), "months": len(months)})
+    agencies, months = failure_demand_read(request.user, ip=client_ip(request), **period)
     chart = bar_chart([(m.label, round(m.share * 100)) for m in months],
                       title="Failure demand as a percentage of contacts, per month")
     return render(request, "web/demand/failure.html", {
@@ -60,9 +56,7 @@ def failure_demand(request):
 def failure_demand_csv(request):
     form, period = _period(request)
     by = "month" if request.GET.get("by") == "month" else "agency"
-    rows = (failure_share_by_month if by == "month" else failure_share_by_agency)(request.user, **period)
-    audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="failure_demand",
-                 ip=client_ip(request), detail={"by": by, "rows": len(rows)})
+    rows = failure_demand_export(request.user, by=by, ip=client_ip(request), **period)
     response, writer = csv_response(f"failure-demand-by-{by}.csv")
     writer.writerow([by, "contacts", "failure_demand", "failure_demand_share"])
     writer.writerows([r.label, r.contacts, r.failures, Decimal(f"{r.share:.4f}")] for r in rows)
@@ -74,9 +68,7 @@ def failure_demand_csv(request):
 def demands_context(request):
     """The most frequent demands across the partnership, by need category and in people's own words."""
     form, period = _period(request)
-    report = demands_in_context(request.user, **period)
-    audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="demands_in_context",
-                 ip=client_ip(request), detail={"categories": len(report.categories), "phrases": len(report.phrases)})
+    report = demands_in_context_read(request.user, ip=client_ip(request), **period)
     chart = bar_chart([(r.label, r.total) for r in report.categories], title="Contacts by need category")
     return render(request, "web/demand/context.html", {
         "form": form, "report": report, "chart": chart, "minimum": MIN_PHRASE_COUNT,
@@ -88,9 +80,7 @@ def demands_context(request):
 @require_GET
 def demands_context_csv(request):
     form, period = _period(request)
-    report = demands_in_context(request.user, **period)
-    audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="demands_in_context",
-                 ip=client_ip(request), detail={"categories": len(report.categories), "phrases": len(report.phrases)})
+    report = demands_in_context_read(request.user, ip=client_ip(request), export=True, **period)
     response, writer = csv_response("demands-in-context.csv")
     # Need categories count contacts; phrases count different people, so each row says which.
     writer.writerow(["kind", "demand", "counted", "total", *report.agencies])
@@ -113,7 +103,8 @@ class ClassifyForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def contact_classify(request, pk: int):
     """Correct one contact's demand class and need category; kept and audited, and later runs leave it alone."""
-    contact = contact_for(request.user, pk)
+    contact = contact_read(request.user, pk, ip=client_ip(request)) if request.method == "GET" else \
+        contact_for(request.user, pk)
     if not may_reclassify(request.user, contact):
         raise PermissionDenied("Only the contact's own agency may reclassify it.")
     back = request.GET.get("next") or request.POST.get("next") or ""
@@ -133,5 +124,4 @@ def contact_classify(request, pk: int):
                                  ip=ip)
         messages.success(request, "The contact's classification is saved.")
         return redirect(back or "web:demand")
-    audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type="contact", object_id=contact.pk, ip=ip)
     return render(request, "web/demand/classify.html", {"form": form, "contact": contact, "back": back})
