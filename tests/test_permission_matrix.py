@@ -123,6 +123,9 @@ LIST_URLS = {
     "web:demand_context_csv": "/demand/in-context.csv",
     "api:cases": "/api/v1/cases",
 }
+# The audit trail: a DPO of A reads only A's staff's events; auditors read the whole partnership's, whose
+# purposes (as typed by B's staff) they may see, though never B's records; everyone else is refused.
+AUDIT_URLS = {"api:audit": "/api/v1/audit?since=2020-01-01"}
 # Linkage review: reviewers in A see only A's records, so B's pair, person, household and decision are refused.
 OBJECT_URLS.update({
     "web:review_item": lambda b: reverse("web:review_item", args=[b["review_item"].pk]),
@@ -187,7 +190,7 @@ def url_names():
 
 
 def test_every_url_is_in_the_matrix():
-    covered = set(OBJECT_URLS) | set(TIERED_URLS) | set(PERSON_FORMS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(ALLOWLIST) | set(SUBJECT_FORMS) | {"admin:login"}
+    covered = set(OBJECT_URLS) | set(TIERED_URLS) | set(PERSON_FORMS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(AUDIT_URLS) | set(ALLOWLIST) | set(SUBJECT_FORMS) | {"admin:login"}
     assert url_names() - covered == set()
 
 
@@ -297,6 +300,15 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
         response = client.get(path)
         assert response.status_code in (200, 403), name
         assert_no_data(response)
+    for name, path in AUDIT_URLS.items():
+        response = client.get(path)
+        assert response.status_code == (200 if may_read_audit(user) else 403), name
+        if role == Role.AUDITOR:
+            body = response.content.decode()
+            assert B_SECRET_NAME not in body and B_FILE not in body, name
+        else:
+            assert_no_data(response)
+            assert "BRAVO" not in response.content.decode(), name
     for model in admin.site._registry:
         response = client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
         # DPOs and auditors read the audit trail in the admin pages; nobody else in A reaches admin.
@@ -310,7 +322,7 @@ def all_paths(agency_b):
     paths = [(build(agency_b), "get") for build in (*OBJECT_URLS.values(), *TIERED_URLS.values(),
                                                     *PERSON_FORMS.values(), *SUBJECT_FORMS.values())]
     paths += [(build(agency_b), "post") for build in POST_OBJECT_URLS.values()]
-    paths += [(path, "get") for path in LIST_URLS.values()]
+    paths += [(path, "get") for path in (*LIST_URLS.values(), *AUDIT_URLS.values())]
     paths += [("/admin/", "get")]
     return paths
 

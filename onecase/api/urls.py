@@ -12,6 +12,7 @@ urlpatterns = [
     path("imports/", views.ImportJobList.as_view(), name="imports"),
     path("imports/<int:pk>/", views.ImportJobDetail.as_view(), name="import"),
     path("demand", views.DemandView.as_view(), name="demand"),
+    path("audit", views.AuditEventList.as_view(), name="audit"),
     path("cases", case_views.CaseList.as_view(), name="cases"),
     path("cases/<int:pk>", case_views.CaseDetail.as_view(), name="case"),
     path("cases/<int:pk>/needs/<int:need_pk>", case_views.NeedDetail.as_view(), name="case_need"),

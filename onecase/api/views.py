@@ -1,5 +1,6 @@
 """API v1. Every view starts from the same scoped selectors as the pages."""
 
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,7 +14,9 @@ from onecase.imports.jobs import jobs_visible_to
 from onecase.imports.models import ImportJob
 from onecase.reports.selectors import agency_counts_for
 from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
+from onecase.sharing.rules import may_read_audit
+from onecase.sharing.selectors import audit_row, audit_trail_for
+from onecase.sharing.services import audit_record, audit_trail_read, client_ip
 
 
 class AgencyCountSerializer(serializers.Serializer):
@@ -121,3 +124,49 @@ class DemandView(APIView):
         audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="demand",
                      ip=client_ip(request), detail={"by": params["by"], "rows": len(rows), "api": True})
         return Response(rows)
+
+
+class AuditQuery(serializers.Serializer):
+    since = serializers.DateField(required=False)
+    until = serializers.DateField(required=False)
+    user = serializers.CharField(required=False, max_length=150)
+
+
+class AuditEventSerializer(serializers.Serializer):
+    user = serializers.CharField()
+    agency = serializers.CharField()
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    purpose = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("since", OpenApiTypes.DATE, description="First UK day, YYYY-MM-DD."),
+        OpenApiParameter("until", OpenApiTypes.DATE, description="Last UK day, YYYY-MM-DD."),
+        OpenApiParameter("user", OpenApiTypes.STR, description="Only this user's events (a username)."),
+    ],
+    responses={200: AuditEventSerializer(many=True), 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+)
+class AuditEventList(ListAPIView):
+    """The audit trail, oldest first: all of it for the partnership and auditors, a DPO's own agency's
+    staff's for a DPO. Reading it is audited (counts only)."""
+
+    serializer_class = AuditEventSerializer
+
+    def get_queryset(self):
+        if not may_read_audit(self.request.user):
+            raise PermissionDenied("The audit trail is for data protection officers and auditors.")
+        query = AuditQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        return audit_trail_for(self.request.user, since=params.get("since"), until=params.get("until"),
+                               username=params.get("user", ""))
+
+    def list(self, request, *args, **kwargs):
+        events = self.get_queryset()
+        page = self.paginate_queryset(events)
+        audit_trail_read(user=request.user, page="api", ip=client_ip(request), shown=len(page))
+        return self.get_paginated_response([audit_row(event) for event in page])

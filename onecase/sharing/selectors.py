@@ -1,5 +1,6 @@
 """Audit and disclosure reads, scoped to who may see them."""
 
+import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,27 @@ def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
     if sees_whole_partnership(user) or user.role == Role.AUDITOR:
         return AuditEvent.objects.all()
     return AuditEvent.objects.filter(agency_code=user.agency.code)
+
+
+def audit_trail_for(user, *, since=None, until=None, username: str = "") -> QuerySet[AuditEvent]:
+    """``audit_events_visible_to(user)`` (all of it for ``user=None``, an operator at the command
+    line) from the UK day ``since`` to the UK day ``until``, both included, oldest first."""
+    events = AuditEvent.objects.all() if user is None else audit_events_visible_to(user)
+    zone = timezone.get_current_timezone()
+    if since is not None:
+        events = events.filter(at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=zone))
+    if until is not None:
+        events = events.filter(at__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=zone))
+    if username:
+        events = events.filter(username=username)
+    return events.order_by("at", "id")
+
+
+def audit_row(event: AuditEvent) -> dict:
+    """One event as the command line and the API give it."""
+    return {"user": event.username, "agency": event.agency_code, "action": event.action,
+            "object_type": event.object_type, "object_id": event.object_id, "purpose": event.purpose,
+            "at": event.at.isoformat()}
 
 
 def alerts_for(user) -> QuerySet[Alert]:
