@@ -7,4 +7,4 @@ class WebConfig(AppConfig):
     verbose_name = "Web pages"
 
     def ready(self):
-        from onecase.web import admin_site, signals  # noqa: F401  (admin access rule, sign-in audit receivers)
+        from onecase.web import admin_site  # noqa: F401  (admin access rule)

@@ -5,24 +5,24 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from onecase.accounts.sign_in import typed_username_hash
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record, client_ip
 
 
-@receiver(user_logged_in, dispatch_uid="onecase.web.audit_sign_in")
+@receiver(user_logged_in, dispatch_uid="onecase.accounts.audit_sign_in")
 def audit_sign_in(sender, request, user, **kwargs):
     audit_record(user=user, action=AuditEvent.Action.SIGN_IN, object_type="user", object_id=user.pk,
                  ip=client_ip(request))
 
 
-@receiver(user_logged_out, dispatch_uid="onecase.web.audit_sign_out")
+@receiver(user_logged_out, dispatch_uid="onecase.accounts.audit_sign_out")
 def audit_sign_out(sender, request, user, **kwargs):
     if user is not None:
         audit_record(user=user, action=AuditEvent.Action.SIGN_OUT, object_type="user", object_id=user.pk,
                      ip=client_ip(request))
 
 
-@receiver(user_login_failed, dispatch_uid="onecase.web.audit_sign_in_failed")
+@receiver(user_login_failed, dispatch_uid="onecase.accounts.audit_sign_in_failed")
 def audit_sign_in_failed(sender, credentials, request=None, **kwargs):
     # ``credentials`` has the password masked already. The typed username is kept only as a
     # keyed hash: it may be a password typed into the wrong box. A matching account is linked.
