@@ -1,10 +1,18 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from onecase.concurrency import CONFLICT_MESSAGE, parse_version
 from onecase.sharing.models import Agreement, AgreementParty, AuditEvent, BreakGlassRole
 from onecase.sharing.rules import BREAK_GLASS_ROLES, may_manage_agreements, may_manage_break_glass, may_read_audit
-from onecase.sharing.services import agreement_save, audit_trail_read, break_glass_role_set, client_ip
+from onecase.sharing.services import (
+    agreement_parties_set,
+    agreement_save,
+    agreement_validate,
+    audit_trail_read,
+    break_glass_role_set,
+    client_ip,
+)
 
 
 @admin.register(AuditEvent)
@@ -54,10 +62,42 @@ class AuditEventAdmin(admin.ModelAdmin):
         return response
 
 
+class AgreementPartyFormSet(forms.BaseInlineFormSet):
+    """The parties, checked by ``agreement_validate`` as the services check them: two agencies or more."""
+
+    def parties(self) -> dict:
+        return {form.cleaned_data["agency"]: form.cleaned_data["max_tier"] for form in self.forms
+                if form.cleaned_data.get("agency") and not self._should_delete_form(form)}
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        try:
+            agreement_validate(agencies=list(self.parties()))
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
+
+
 class AgreementPartyInline(admin.TabularInline):
+    """Each party and its highest tier, saved by ``agreement_parties_set`` (audited)."""
+
     model = AgreementParty
+    formset = AgreementPartyFormSet
     extra = 2
     autocomplete_fields = ()
+
+    def has_view_permission(self, request, obj=None):
+        return may_manage_agreements(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return may_manage_agreements(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return may_manage_agreements(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return may_manage_agreements(request.user)  # a party leaves; the agreement itself is never deleted
 
 
 class AgreementForm(forms.ModelForm):
@@ -76,6 +116,11 @@ class AgreementForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        try:
+            agreement_validate(data_categories=data.get("data_categories"), starts_on=data.get("starts_on"),
+                               ends_on=data.get("ends_on"))
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
         if self.instance.pk is None:
             return data
         # The admin saves inside one transaction: the row stays locked until the save is done.
@@ -137,6 +182,14 @@ class AgreementAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         agreement_save(actor=request.user, agreement=obj, expected_version=form.cleaned_data.get("opened_version"),
                        ip=client_ip(request))
+
+    def save_formset(self, request, form, formset, change):
+        if not isinstance(formset, AgreementPartyFormSet):
+            return super().save_formset(request, form, formset, change)
+        agreement_parties_set(actor=request.user, agreement=form.instance, parties=formset.parties(),
+                              ip=client_ip(request))
+        # Read by the admin's change message; the service has written the rows.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 
 @admin.register(BreakGlassRole)

@@ -53,6 +53,28 @@ BREAK_GLASS_DEFAULT_ROLES = {Role.KEY_WORKER, Role.PRACTITIONER}
 REQUEST_DAYS = 30
 
 
+def agreement_validate(*, data_categories=None, starts_on: dt.date | None = None, ends_on: dt.date | None = None,
+                       agencies=None) -> None:
+    """Check what is given of an agreement: known data categories, no end before its start, two parties or more.
+
+    The one place these rules live: the services and the admin forms both call it. Raises
+    ``ValidationError`` with every problem found.
+    """
+    problems = []
+    if data_categories is not None:
+        if not isinstance(data_categories, list) or not all(isinstance(c, str) for c in data_categories):
+            problems.append("Data categories must be a list, for example [\"identity\", \"contacts\"].")
+        elif unknown := set(data_categories) - set(DataCategory.values):
+            problems.append(f"Unknown data categories: {', '.join(sorted(unknown))}. "
+                            f"Choose from {', '.join(DataCategory.values)}.")
+    if starts_on and ends_on and ends_on < starts_on:
+        problems.append("The agreement cannot end before it starts.")
+    if agencies is not None and len({getattr(a, "pk", a) for a in agencies}) < 2:
+        problems.append("An agreement needs at least two agencies.")
+    if problems:
+        raise ValidationError(problems)
+
+
 @transaction.atomic
 def agreement_create(
     *,
@@ -72,13 +94,7 @@ def agreement_create(
     """Record a signed information sharing agreement and the tier each party may receive."""
     if actor is not None and not may_manage_agreements(actor):
         raise PermissionDenied("Only partnership administrators may record sharing agreements.")
-    unknown = set(data_categories) - set(DataCategory.values)
-    if unknown:
-        raise ValidationError(f"Unknown data categories: {', '.join(sorted(unknown))}.")
-    if len(parties) < 2:
-        raise ValidationError("An agreement needs at least two agencies.")
-    if ends_on and ends_on < starts_on:
-        raise ValidationError("The agreement cannot end before it starts.")
+    agreement_validate(data_categories=data_categories, starts_on=starts_on, ends_on=ends_on, agencies=list(parties))
     agreement = Agreement.objects.create(
         reference=reference,
         title=title,
@@ -132,6 +148,8 @@ def agreement_save(*, actor, agreement: Agreement, expected_version: int | None 
     """
     if actor is not None and not may_manage_agreements(actor):
         raise PermissionDenied("Only partnership administrators may change sharing agreements.")
+    agreement_validate(data_categories=agreement.data_categories, starts_on=agreement.starts_on,
+                       ends_on=agreement.ends_on)
     adding = agreement.pk is None
     revoking = False
     if not adding:
@@ -150,6 +168,35 @@ def agreement_save(*, actor, agreement: Agreement, expected_version: int | None 
     audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="agreement", object_id=agreement.pk,
                  ip=ip, detail=detail)
     return agreement
+
+
+@transaction.atomic
+def agreement_parties_set(*, actor, agreement: Agreement, parties: dict[Agency, int], ip=None) -> None:
+    """Make ``parties`` (agency: highest tier) the agreement's parties, as the admin pages edit them.
+
+    At least two agencies; a changed tier holds from the very next request.
+    """
+    if actor is not None and not may_manage_agreements(actor):
+        raise PermissionDenied("Only partnership administrators may change sharing agreements.")
+    agreement_validate(agencies=list(parties))
+    wanted = {agency.pk: int(tier) for agency, tier in parties.items()}
+    rows = AgreementParty.objects.select_for_update().filter(agreement=agreement)
+    current = {party.agency_id: party for party in rows}
+    removed = [agency_id for agency_id in current if agency_id not in wanted]
+    AgreementParty.objects.filter(agreement=agreement, agency_id__in=removed).delete()
+    changed = [party for agency_id, party in current.items()
+               if agency_id in wanted and party.max_tier != wanted[agency_id]]
+    for party in changed:
+        party.max_tier = wanted[party.agency_id]
+    AgreementParty.objects.bulk_update(changed, ["max_tier"])
+    added = AgreementParty.objects.bulk_create(
+        AgreementParty(agreement=agreement, agency_id=agency_id, max_tier=tier)
+        for agency_id, tier in wanted.items() if agency_id not in current
+    )
+    if removed or changed or added:
+        audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="agreement", object_id=agreement.pk,
+                     ip=ip, detail={"parties": sorted(agency.code for agency in parties),
+                                    "added": len(added), "changed": len(changed), "removed": len(removed)})
 
 
 @transaction.atomic
