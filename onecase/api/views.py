@@ -9,14 +9,13 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from onecase.contacts.demand import KEYS, demand_ranking
+from onecase.audit.services import client_ip
+from onecase.contacts.demand import KEYS, demand_search
 from onecase.imports.jobs import jobs_visible_to
 from onecase.imports.models import ImportJob
 from onecase.reports.selectors import agency_counts_for
-from onecase.sharing.models import AuditEvent
 from onecase.sharing.rules import may_read_audit
-from onecase.sharing.selectors import audit_row, audit_trail_for
-from onecase.sharing.services import audit_record, audit_trail_read, client_ip
+from onecase.sharing.selectors import audit_rows_read, audit_trail_for
 
 
 class AgencyCountSerializer(serializers.Serializer):
@@ -117,12 +116,10 @@ class DemandView(APIView):
         query = DemandQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        rows = demand_ranking(
-            request.user, by=params["by"], top=params["top"], since=params.get("since"),
-            until=params.get("until"), order=params["order"],
+        rows = demand_search(
+            request.user, ip=client_ip(request), api=True, by=params["by"], top=params["top"],
+            since=params.get("since"), until=params.get("until"), order=params["order"],
         )
-        audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="demand",
-                     ip=client_ip(request), detail={"by": params["by"], "rows": len(rows), "api": True})
         return Response(rows)
 
 
@@ -168,5 +165,4 @@ class AuditEventList(ListAPIView):
     def list(self, request, *args, **kwargs):
         events = self.get_queryset()
         page = self.paginate_queryset(events)
-        audit_trail_read(user=request.user, page="api", ip=client_ip(request), shown=len(page))
-        return self.get_paginated_response([audit_row(event) for event in page])
+        return self.get_paginated_response(audit_rows_read(request.user, page, ip=client_ip(request)))

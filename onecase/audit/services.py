@@ -63,3 +63,33 @@ def disclosure_record(
             "agreement": disclosure.agreement.reference if disclosure.agreement else None,
         },
     )
+
+
+def disclosures_record(*, user, disclosures: list[tuple[str, int, int, object]], purpose: str = "",
+                       ip=None) -> int:
+    """Record many disclosures at once: (object type, object id, owning agency id, Disclosure) each.
+    Returns how many were recorded."""
+    authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
+    agency = getattr(user, "agency", None) if authenticated else None
+    rows = [
+        AuditEvent(
+            user=user if authenticated else None,
+            username=user.get_username() if authenticated else "",
+            agency_code=agency.code if agency else "",
+            role=getattr(user, "role", "") if authenticated else "",
+            action=AuditEvent.Action.DISCLOSE,
+            object_type=object_type,
+            object_id=str(object_id),
+            purpose=purpose[:300],
+            ip=ip,
+            detail={
+                "owner_agency_id": owner_agency_id,
+                "tier": disclosure.tier.label,
+                "basis": disclosure.basis,
+                "agreement": disclosure.agreement.reference if disclosure.agreement else None,
+            },
+        )
+        for object_type, object_id, owner_agency_id, disclosure in disclosures
+    ]
+    AuditEvent.objects.bulk_create(rows)
+    return len(rows)

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record, disclosures_record
 from onecase.contacts.models import Contact, DemandClass, DemandCount, DemandTotal
 from onecase.costs.models import UnitCost
 from onecase.costs.selectors import cost_by
@@ -155,6 +157,31 @@ def demand_ranking(
         }
         for r in rows
     ]
+
+
+def demand_search(user, *, ip=None, export: bool = False, api: bool = False, **ranking) -> list[dict]:
+    """``demand_ranking``, recording the search (or export) and, in the same transaction, each
+    other agency's figures disclosed about each household, person or address ranked."""
+    rows = demand_ranking(user, **ranking)
+    by = ranking.get("by", "household")
+    scope = demand_scope(user)
+    codes = dict(Agency.objects.values_list("code", "pk"))
+    disclosures: dict[int, object] = {}
+    shown = []
+    if scope.names:
+        for row in rows:
+            for code in row["contacts_by_agency"]:
+                agency_id = codes[code]
+                if agency_id == getattr(user, "agency_id", None):
+                    continue
+                if agency_id not in disclosures:
+                    disclosures[agency_id] = disclosure_for(user, agency_id)
+                shown.append((by, row[f"{by}_id"], agency_id, disclosures[agency_id]))
+    with transaction.atomic():
+        audit_record(user=user, action=AuditEvent.Action.EXPORT if export else AuditEvent.Action.SEARCH,
+                     object_type="demand", ip=ip, detail={"by": by, "rows": len(rows), "api": api})
+        disclosures_record(user=user, disclosures=shown, purpose="demand ranking", ip=ip)
+    return rows
 
 
 def _ranked_in_ledger(contacts: QuerySet[Contact], key: str, top: int, order: str) -> list[int]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.audit.models import AuditEvent
+from onecase.audit.services import audit_record
 from onecase.linkage.evidence import records_evidence
 from onecase.linkage.models import LinkDecision, LinkRun, ReviewItem
 from onecase.linkage.rules import may_review_linkage
@@ -165,3 +167,25 @@ def household_detail_for(user, household_id: int) -> HouseholdDetail | None:
     if not members:
         return None
     return HouseholdDetail(household=household, members=members)
+
+
+def review_viewed(user, object_type: str, object_id="", *, ip=None, **counts) -> None:
+    """Record that a reviewer opened a linkage review page (ids and counts only)."""
+    audit_record(user=user, action=AuditEvent.Action.VIEW, object_type=object_type, object_id=object_id,
+                 purpose="linkage review", ip=ip, detail=counts)
+
+
+def person_detail_read(user, person_id: int, *, ip=None) -> PersonDetail | None:
+    """``person_detail_for``, recording the view when there is something to see."""
+    detail = person_detail_for(user, person_id)
+    if detail is not None:
+        review_viewed(user, "person", person_id, ip=ip, records=len(detail.records))
+    return detail
+
+
+def household_detail_read(user, household_id: int, *, ip=None) -> HouseholdDetail | None:
+    """``household_detail_for``, recording the view when there is something to see."""
+    detail = household_detail_for(user, household_id)
+    if detail is not None:
+        review_viewed(user, "household", household_id, ip=ip, people=len(detail.members))
+    return detail

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.audit.services import audit_trail_read
 from onecase.contacts.models import Contact
 from onecase.people.models import Address, Household, Person, PersonLink
 from onecase.sharing.models import Agreement, Alert, AnomalyRule, AuditEvent, DisclosureRequest
@@ -79,6 +80,21 @@ def audit_row(event: AuditEvent) -> dict:
     return {"user": event.username, "agency": event.agency_code, "action": event.action,
             "object_type": event.object_type, "object_id": event.object_id, "purpose": event.purpose,
             "at": event.at.isoformat()}
+
+
+def audit_rows_read(user, events, *, ip=None, page: str = "api") -> list[dict]:
+    """``events`` (one page of ``audit_trail_for``) as rows, recording that ``user`` read them."""
+    rows = [audit_row(event) for event in events]
+    audit_trail_read(user=user, page=page, ip=ip, shown=len(rows))
+    return rows
+
+
+def data_protection_read(user, *, caseload=None, ip=None) -> dict:
+    """The DPO page: the agency's alerts and the last day's unusual access, recording the read."""
+    alerts = list(alerts_for(user)[:100])
+    unusual = unusual_access(user, caseload=caseload)
+    audit_trail_read(user=user, page="data protection", ip=ip, alerts=len(alerts), unusual=len(unusual))
+    return {"alerts": alerts, "unusual": unusual}
 
 
 def alerts_for(user) -> QuerySet[Alert]:

@@ -9,11 +9,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from onecase.audit.services import client_ip
 from onecase.cases.rules import may_open_cases
-from onecase.contacts.demand import demand_ranking, month_list, monthly_counts, partnership_monthly
+from onecase.contacts.demand import demand_search, month_list, monthly_counts, partnership_monthly
 from onecase.exports import csv_response
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
 from onecase.web.charts import bar_chart, sparkline
 from onecase.web.forms import PeriodForm
 
@@ -43,16 +42,14 @@ def _filters(request) -> tuple[DemandFilterForm, dict]:
     return form, params
 
 
-def _ranking(request, params):
-    rows = demand_ranking(
-        request.user, by=params["by"], top=params["top"], since=params["since"], until=params["until"],
-        order=params["order"],
+def _ranking(request, params, *, export: bool = False):
+    rows = demand_search(
+        request.user, ip=client_ip(request), export=export, by=params["by"], top=params["top"],
+        since=params["since"], until=params["until"], order=params["order"],
     )
     end = params["until"] or timezone.localdate()
     months = month_list(end, MONTHS)
     series = monthly_counts(request.user, by=params["by"], ids=[r[f"{params['by']}_id"] for r in rows], months=months)
-    audit_record(user=request.user, action=AuditEvent.Action.SEARCH, object_type="demand", ip=client_ip(request),
-                 detail={"by": params["by"], "rows": len(rows)})
     return rows, months, series
 
 
@@ -97,7 +94,7 @@ def demand_dashboard(request):
 def demand_csv(request):
     """The ranked table, with monthly counts, as CSV."""
     _, params = _filters(request)
-    rows, months, series = _ranking(request, params)
+    rows, months, series = _ranking(request, params, export=True)
     key = f"{params['by']}_id"
     response, writer = csv_response(f"demand-{params['by']}-{dt.date.today()}.csv")
     writer.writerow([key, "label", "contacts_total", "distinct_agencies", "cost_gbp", "failure_demand_share",
@@ -109,8 +106,6 @@ def demand_csv(request):
                          row["last_contact"], " ".join(row["flags"]),
                          " ".join(f"{c}={n}" for c, n in row["contacts_by_agency"].items()),
                          *series.get(row[key], [])])
-    audit_record(user=request.user, action=AuditEvent.Action.EXPORT, object_type="demand", ip=client_ip(request),
-                 detail={"by": params["by"], "rows": len(rows)})
     return response
 
 

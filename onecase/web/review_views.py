@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Abs
 from django.http import Http404
@@ -24,20 +23,20 @@ from django.utils import dateformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from onecase.accounts.selectors import agencies_visible_to
+from onecase.audit.services import client_ip
 from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
 from onecase.linkage.models import ReviewItem
 from onecase.linkage.rules import may_review_linkage
 from onecase.linkage.selectors import (
     decisions_for,
-    household_detail_for,
-    person_detail_for,
+    household_detail_read,
+    person_detail_read,
     review_item_for,
     review_queue_for,
+    review_viewed,
 )
 from onecase.linkage.services import decision_undo, person_split, review_confirm, review_reject
 from onecase.people.selectors import active_links_visible_to
-from onecase.sharing.models import AuditEvent
-from onecase.sharing.services import audit_record, client_ip
 
 ITEMS_PER_PAGE = 25
 DECISIONS_PER_PAGE = 50
@@ -64,12 +63,6 @@ RECORD_FIELDS = (
 def _require_reviewer(user) -> None:
     if not may_review_linkage(user):
         raise PermissionDenied("Only partnership administrators, agency administrators and DPOs review linkage.")
-
-
-def _audit_view(request, object_type: str, object_id="", **detail) -> None:
-    with transaction.atomic():
-        audit_record(user=request.user, action=AuditEvent.Action.VIEW, object_type=object_type,
-                     object_id=object_id, purpose="linkage review", ip=client_ip(request), detail=detail)
 
 
 class QueueFilterForm(forms.Form):
@@ -121,7 +114,7 @@ def review_queue(request):
     _require_reviewer(request.user)
     form, params, query = _filters(request)
     page = Paginator(_queue(request.user, params), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
-    _audit_view(request, "review_queue", items=len(page.object_list), page=page.number)
+    review_viewed(request.user, "review_queue", ip=client_ip(request), items=len(page.object_list), page=page.number)
     return render(request, "web/review/queue.html", {"form": form, "page": page, "query": query})
 
 
@@ -223,7 +216,7 @@ def review_item(request, pk: int):
     links = {link.agency_person_id: link for link in active_links_visible_to(request.user).filter(
         agency_person_id__in=[a.pk, b.pk])}
     comparisons = sum(e.get("weight", 0.0) for e in item.evidence)
-    _audit_view(request, "review_item", item.pk, agency_people=[a.pk, b.pk])
+    review_viewed(request.user, "review_item", item.pk, ip=client_ip(request), agency_people=[a.pk, b.pk])
     context = {
         "item": item,
         "form": form,
@@ -248,7 +241,8 @@ def review_decisions(request):
     record_id = int(record) if record.isdigit() else None
     decisions = decisions_for(request.user, agency_person_id=record_id)
     page = Paginator(decisions, DECISIONS_PER_PAGE).get_page(request.GET.get("page"))
-    _audit_view(request, "link_decisions", decisions=len(page.object_list), page=page.number)
+    review_viewed(request.user, "link_decisions", ip=client_ip(request), decisions=len(page.object_list),
+                  page=page.number)
     query = urlencode({"record": record_id}) if record_id else ""
     return render(request, "web/review/decisions.html", {"page": page, "query": query, "record": record_id})
 
@@ -324,7 +318,7 @@ class SplitForm(forms.Form):
 def review_person(request, pk: int):
     """All the agency records behind a person that the user may see, with link and evidence; split one out."""
     _require_reviewer(request.user)
-    detail = person_detail_for(request.user, pk)
+    detail = person_detail_read(request.user, pk, ip=client_ip(request))
     if detail is None:
         raise Http404("No such person.")
     may_split = len(detail.records) > 1 and detail.hidden_records == 0
@@ -345,7 +339,6 @@ def review_person(request, pk: int):
                 messages.success(request, f"{len(chosen)} record{'s' if len(chosen) > 1 else ''} split out into "
                                           f"person {person_id}.")
                 return redirect("web:review_person", pk=pk)
-    _audit_view(request, "person", pk, records=len(detail.records))
     context = {"detail": detail, "form": form, "may_split": may_split, "fields": RECORD_FIELDS}
     return render(request, "web/review/person.html", context)
 
@@ -355,8 +348,7 @@ def review_person(request, pk: int):
 def review_household(request, pk: int):
     """The people at a household's address, each with the agency records behind them."""
     _require_reviewer(request.user)
-    detail = household_detail_for(request.user, pk)
+    detail = household_detail_read(request.user, pk, ip=client_ip(request))
     if detail is None:
         raise Http404("No such household.")
-    _audit_view(request, "household", pk, people=len(detail.members))
     return render(request, "web/review/household.html", {"detail": detail})

@@ -21,17 +21,15 @@ from onecase.people.models import Person
 from onecase.sharing.models import Tier
 from onecase.sharing.rules import disclosure_for, may_break_glass, may_export_sar, may_read_audit
 from onecase.sharing.selectors import (
-    alerts_for,
+    data_protection_read,
     disclosure_request_to_decide,
     disclosure_requests_made_by,
     disclosure_requests_to_decide,
     involved_agencies,
     known_people,
     person_agency_ids,
-    unusual_access,
 )
 from onecase.sharing.services import (
-    audit_trail_read,
     break_glass,
     client_ip,
     disclosure_request_create,
@@ -162,11 +160,7 @@ def dpo_dashboard(request):
     """Alerts for the DPO's agency (break the glass, unusual access) and the last 24 hours' unusual access."""
     if not may_read_audit(request.user):
         raise PermissionDenied("This page is for data protection officers and auditors.")
-    alerts = list(alerts_for(request.user)[:100])
-    unusual = unusual_access(request.user, caseload=caseload_people)
-    audit_trail_read(user=request.user, page="data protection", ip=client_ip(request), alerts=len(alerts),
-                     unusual=len(unusual))
-    context = {"alerts": alerts, "unusual": unusual,
+    context = {**data_protection_read(request.user, caseload=caseload_people, ip=client_ip(request)),
                "sees_all": sees_whole_partnership(request.user) or request.user.role == Role.AUDITOR}
     return render(request, "web/sharing/dpo.html", context)
 
