@@ -67,6 +67,30 @@ def refuses_demo_device(device) -> bool:
     return bool(getattr(settings, "PRODUCTION", False)) and is_demo_device_key(getattr(device, "key", ""))
 
 
+# Admin-site rights over accounts: only superusers change them.
+PRIVILEGE_FIELDS = frozenset({"is_staff", "is_superuser", "groups", "user_permissions"})
+
+
+def may_change_user(actor, user, changes: dict) -> bool:
+    """May ``actor`` make ``changes`` (field: new value) to the account ``user``?
+
+    Superusers any; partnership administrators any but admin-site rights; agency administrators
+    their own agency's staff, who stay in that agency and below partnership administrator.
+    """
+    if not is_staff_member(actor):
+        return False
+    if actor.is_superuser:
+        return True
+    if PRIVILEGE_FIELDS & set(changes):
+        return False
+    if actor.role == Role.PARTNERSHIP_ADMIN:
+        return True
+    if actor.role != Role.AGENCY_ADMIN or actor.agency_id is None or user.agency_id != actor.agency_id:
+        return False
+    agency = changes.get("agency", user.agency_id)
+    return getattr(agency, "pk", agency) == actor.agency_id and changes.get("role", user.role) != Role.PARTNERSHIP_ADMIN
+
+
 def may_create_token_for(user, owner) -> bool:
     """May ``user`` issue an API token that acts as ``owner``? Only for themselves, or as partnership admin."""
     if not is_staff_member(user) or not owner.is_active:

@@ -9,6 +9,7 @@ from django.db import transaction
 from onecase.accounts.codes import AGENCY_CODE, normalise_agency_code
 from onecase.accounts.models import Agency, ApiToken, Role, Sector, User
 from onecase.accounts.rules import (
+    may_change_user,
     may_create_agencies,
     may_create_token_for,
     may_deactivate,
@@ -21,6 +22,10 @@ from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record
 
 TOKEN_NAME_MAX = 100
+# What user_update changes; passwords go through user_password_set.
+USER_FIELDS = frozenset({"username", "first_name", "last_name", "email", "agency", "role", "is_active", "is_staff",
+                         "is_superuser", "groups", "user_permissions"})
+USER_MANY = frozenset({"groups", "user_permissions"})
 TOKEN_DAYS_MAX = 366
 
 
@@ -51,17 +56,19 @@ def agency_create(*, actor, code: str, name: str, sector: str = Sector.OTHER) ->
 
 
 @transaction.atomic
-def user_create(*, actor, username: str, agency: Agency, role: str, password: str, email: str = "") -> User:
-    """Create a staff account in ``agency`` with ``role``. Passwords are hashed with Argon2."""
+def user_create(*, actor, username: str, agency: Agency | None, role: str, password: str | None, email: str = "",
+                ip=None) -> User:
+    """Create a staff account in ``agency`` with ``role``. Passwords are hashed with Argon2; None: no password
+    sign-in until one is set."""
     if actor is not None and not sees_whole_partnership(actor):
-        if not (actor.role == Role.AGENCY_ADMIN and actor.agency_id == agency.pk):
+        if not (actor.role == Role.AGENCY_ADMIN and agency is not None and actor.agency_id == agency.pk):
             raise PermissionDenied("You may only create accounts in your own agency.")
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
     if User.objects.filter(username=username).exists():
         raise ValidationError(f"The username {username!r} is taken.")
     user = User(username=username, agency=agency, role=role, email=email)
-    user.set_password(password)
+    user.set_password(password)  # None: an unusable password
     user.full_clean(exclude=["password"])
     user.save()
     audit_record(
@@ -69,7 +76,8 @@ def user_create(*, actor, username: str, agency: Agency, role: str, password: st
         action=AuditEvent.Action.CHANGE,
         object_type="user",
         object_id=user.pk,
-        detail={"created": True, "role": role, "agency": agency.code},
+        ip=ip,
+        detail={"created": True, "role": role, "agency": agency.code if agency else ""},
     )
     return user
 
@@ -85,6 +93,56 @@ def user_deactivate(*, actor, user: User, ip=None) -> User:
         user.save(update_fields=["is_active"])
     audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="user", object_id=user.pk, ip=ip,
                  detail={"deactivated": True})
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor, user: User, ip=None, **fields) -> list[str]:
+    """Change an account's name, email, agency, role, on/off or admin-site rights; returns the fields changed.
+
+    Audited with the names of the fields changed, never their values.
+    """
+    unknown = set(fields) - USER_FIELDS
+    if unknown:
+        raise ValidationError(f"These account fields cannot be changed here: {', '.join(sorted(unknown))}.")
+    if "role" in fields and fields["role"] not in Role.values:
+        raise ValidationError(f"Unknown role {fields['role']!r}; choose one of {', '.join(Role.values)}.")
+    saved = User.objects.select_for_update().get(pk=user.pk)
+    changes = {}
+    for name, value in fields.items():
+        if name in USER_MANY:
+            if {getattr(v, "pk", v) for v in value} != set(getattr(saved, name).values_list("pk", flat=True)):
+                changes[name] = value
+        elif getattr(saved, name) != value:
+            changes[name] = value
+    if actor is not None and not may_change_user(actor, saved, changes):
+        raise PermissionDenied("You may not make these changes to this account.")
+    if not changes:
+        return []
+    single = {name: value for name, value in changes.items() if name not in USER_MANY}
+    for name, value in single.items():
+        setattr(saved, name, value)
+        setattr(user, name, value)
+    saved.full_clean(exclude=["password"])
+    if single:
+        saved.save(update_fields=sorted(single))
+    for name in USER_MANY & set(changes):
+        getattr(saved, name).set(changes[name])
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="user", object_id=saved.pk, ip=ip,
+                 detail={"changed": sorted(changes)})
+    return sorted(changes)
+
+
+@transaction.atomic
+def user_password_set(*, actor, user: User, password: str | None, ip=None) -> User:
+    """Set an account's password (None: no password sign-in). Audited as a change of "password", no value."""
+    if actor is not None and not may_change_user(actor, user, dict.fromkeys(["password"])):
+        raise PermissionDenied("You may not set this account's password.")
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="user", object_id=user.pk, ip=ip,
+                 detail={"changed": ["password"]})
     return user
 
 
