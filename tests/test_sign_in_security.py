@@ -34,6 +34,34 @@ def test_password_alone_reaches_nothing_but_the_second_factor(client, agency_adm
     assert b"POLICE" not in api.content
 
 
+def test_setting_up_an_authenticator_writes_nothing_until_the_button_is_pressed(client, agency_admin):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    password_sign_in(client, "police_admin")
+    events = AuditEvent.objects.count()
+    page = client.get("/two-factor/setup/?next=/imports/")
+    assert page.status_code == 200
+    assert "Set up my authenticator" in page.content.decode() and "app-secret" not in page.content.decode()
+    assert (TOTPDevice.objects.count(), AuditEvent.objects.count()) == (0, events)
+
+    started = client.post("/two-factor/setup/", {"start": "1", "next": "/imports/"})
+    assert started.status_code == 302 and started["Location"] == "/two-factor/setup/?next=%2Fimports%2F"
+    client.post("/two-factor/setup/", {"start": "1", "next": "/imports/"})  # pressed twice: still one key
+    device = TOTPDevice.objects.get(user=agency_admin, confirmed=False)
+    made = AuditEvent.objects.get(object_type="user", detail__two_factor="authenticator key made")
+    assert made.user_id == agency_admin.pk
+
+    events = AuditEvent.objects.count()
+    assert "app-secret" in client.get(started["Location"]).content.decode()
+    assert (TOTPDevice.objects.count(), AuditEvent.objects.count()) == (1, events)
+    code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+    confirmed = client.post("/two-factor/setup/", {"code": code, "next": "/imports/"})
+    assert confirmed.status_code == 302 and confirmed["Location"] == "/imports/"
+    assert TOTPDevice.objects.get().confirmed
+    assert client.get("/").status_code == 200
+
+
 def test_wrong_code_is_refused_and_audited(client, agency_admin):
     device = totp_device(agency_admin)
     password_sign_in(client, "police_admin")

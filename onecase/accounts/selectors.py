@@ -24,6 +24,15 @@ def import_agencies_for(user) -> QuerySet[Agency]:
     return Agency.objects.none()
 
 
+def authenticator_being_set_up(user):
+    """The user's own authenticator that is set up but not yet confirmed with a code, or None."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not is_staff_member(user):
+        return None
+    return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+
+
 def api_tokens_visible_to(user) -> QuerySet[ApiToken]:
     """API tokens ``user`` may see and revoke (the same rule as ``may_revoke_token``).
 

@@ -188,6 +188,27 @@ def token_revoke(*, actor, token: ApiToken, ip=None) -> None:
 
 
 @transaction.atomic
+def two_factor_device_create(*, actor: User, ip=None):
+    """Give ``actor`` an authenticator to set up (a new secret key), or the one already waiting for its first code.
+
+    Only the signed-in user sets up their own; audited when a key is made.
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        raise PermissionDenied("Sign in to set up your authenticator.")
+    User.objects.select_for_update().filter(pk=actor.pk).first()  # one key even if the button is pressed twice
+    if TOTPDevice.objects.filter(user=actor, confirmed=True).exists():
+        raise ValidationError("Your authenticator is already set up.")
+    device = TOTPDevice.objects.filter(user=actor, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=actor, name="Authenticator app", confirmed=False)
+        audit_record(user=actor, action=AuditEvent.Action.CHANGE, object_type="user", object_id=actor.pk, ip=ip,
+                     detail={"two_factor": "authenticator key made"})
+    return device
+
+
+@transaction.atomic
 def two_factor_confirm(*, actor: User, device, code: str, ip=None) -> bool:
     """Confirm a new TOTP device with its first code. Audited either way."""
     ok = device.user_id == actor.pk and device.verify_token(code)

@@ -1,21 +1,23 @@
 """Two-factor authentication pages: set up a TOTP authenticator, and verify a code."""
 
 from base64 import b32encode
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 from django_otp import devices_for_user
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from onecase.accounts.rules import refuses_demo_device
-from onecase.accounts.services import two_factor_confirm, two_factor_verify
+from onecase.accounts.selectors import authenticator_being_set_up
+from onecase.accounts.services import two_factor_confirm, two_factor_device_create, two_factor_verify
 from onecase.audit.services import client_ip
 
 DEMO_KEY_REFUSED = (
@@ -49,12 +51,16 @@ def _qr_svg(url: str) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def two_factor_setup(request):
-    """First sign-in: show the authenticator QR code and secret, then confirm with a code."""
+    """First sign-in: a button makes the secret key (a GET writes nothing), then the QR code and
+    secret are shown until a code from the app confirms them."""
     if any(devices_for_user(request.user, confirmed=True)):
         return redirect(f"/two-factor/?next={_next(request)}")
-    device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
+    if request.method == "POST" and request.POST.get("start"):
+        two_factor_device_create(actor=request.user, ip=client_ip(request))
+        return redirect(f"{reverse('accounts:two_factor_setup')}?{urlencode({'next': _next(request)})}")
+    device = authenticator_being_set_up(request.user)
     if device is None:
-        device = TOTPDevice.objects.create(user=request.user, name="Authenticator app", confirmed=False)
+        return render(request, "accounts/two_factor_setup.html", {"next": _next(request)})
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if two_factor_confirm(actor=request.user, device=device, code=form.cleaned_data["code"].strip(),
@@ -64,6 +70,7 @@ def two_factor_setup(request):
         form.add_error("code", "The code is not right. Check the time on your phone and try the newest code")
     secret = b32encode(device.bin_key).decode().rstrip("=")
     context = {
+        "device": device,
         "form": form,
         "next": _next(request),
         "qr_svg": mark_safe(_qr_svg(device.config_url)),  # noqa: S308  # nosec B308 B703
