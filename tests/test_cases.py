@@ -187,6 +187,34 @@ def test_demand_shows_the_key_worker(team):
     assert top["key_worker"] == "kw" and "needs_owner" not in top["flags"]
 
 
+def test_the_api_finds_staff_only_among_those_the_caller_may_choose(client, team):
+    # Permission before existence: a role that opens no cases is refused whatever username it names.
+    sign_in(client, team["analyst"])
+    body = {"subject": {"household_id": team["smyth"].pk}, "key_worker": "nobody-by-this-name"}
+    assert client.post("/api/v1/cases", body, content_type="application/json").status_code == 403
+    # A key worker opens cases for themselves: a colleague elsewhere answers as an unknown username.
+    sign_in(client, team["kw"])
+    named = {username: client.post("/api/v1/cases", {**body, "key_worker": username},
+                                   content_type="application/json") for username in ("officer", "nobody")}
+    assert named["officer"].status_code == named["nobody"].status_code == 400
+    assert named["officer"].json() == named["nobody"].json()
+    assert not Case.objects.exists()
+    case_id = client.post("/api/v1/cases", {**body, "key_worker": "kw"}, content_type="application/json").json()["id"]
+    grant = {"purpose": "Tenancy", "ends_on": (timezone.localdate() + dt.timedelta(days=30)).isoformat()}
+    # Only who may be pulled in is found: the analyst answers as an unknown username.
+    invited = {username: client.post(f"/api/v1/cases/{case_id}/grants", {**grant, "username": username},
+                                     content_type="application/json") for username in ("analyst", "nobody")}
+    assert invited["analyst"].status_code == invited["nobody"].status_code == 400
+    assert invited["analyst"].json() == invited["nobody"].json()
+    # A colleague on the case team who may not pull people in is refused before any username is looked up.
+    colleague = sign_in(client.__class__(), UserFactory(agency=agency("POLICE"), role=Role.PRACTITIONER))
+    for username in ("officer", "nobody"):
+        response = colleague.post(f"/api/v1/cases/{case_id}/grants", {**grant, "username": username},
+                                  content_type="application/json")
+        assert response.status_code == 403
+    assert not Grant.objects.exists()
+
+
 def test_the_fixed_api(client, team):
     sign_in(client, team["kw"])
     created = client.post("/api/v1/cases", {"subject": {"household_id": team["smyth"].pk}, "key_worker": "kw"},

@@ -284,6 +284,31 @@ def test_staff_see_their_series_meetings_and_analysts_see_counts_only(world, cli
     assert client.get("/api/v1/meetings").json()["results"][0]["id"] == meeting.pk
 
 
+def _police_holds(world, person):
+    """The chair's agency (police) holds a record of ``person``, so its staff may identify them."""
+    record = AgencyPerson.objects.create(agency=world["police"], person_ref=f"H{person.pk}", given_name="Sam")
+    PersonLink.objects.create(agency_person=record, person=person, match_probability=0.99)
+
+
+def test_the_agenda_takes_only_subjects_the_chair_may_identify(world, client):
+    meeting = meeting_create(actor=None, series=world["marac"], held_on=timezone.localdate())
+    sign_in(client, world["users"]["chair_admin"])
+    base = f"/meetings/{meeting.pk}/agenda/new/"
+    missing = client.post(base, {"kind": "household", "subject": world["household"].pk + 10_000, "reason": "x"})
+    # The police hold no record of anyone in the household: it answers exactly as a missing one.
+    hidden = client.post(base, {"kind": "household", "subject": world["household"].pk, "reason": "x"})
+    assert hidden.status_code == missing.status_code == 200
+    for response in (hidden, missing):
+        assert response.content.count(b"There is no household with that number") == 2  # summary and field
+    assert not meeting.agenda.exists()
+    # A person the police hold a record of goes on the agenda; the household then may too.
+    assert client.post(base, {"kind": "person", "subject": world["other"].pk, "reason": "Risk"}).status_code == 302
+    _police_holds(world, world["person"])
+    assert client.post(base, {"kind": "household", "subject": world["household"].pk, "reason": "Risk"}).status_code \
+        == 302
+    assert meeting.agenda.count() == 2
+
+
 def test_forms_on_the_meeting_page_write_through_services_and_audit(world, client):
     users = world["users"]
     case = case_open(actor=None, key_worker=users["csc_worker"], household=world["household"])
@@ -300,6 +325,7 @@ def test_forms_on_the_meeting_page_write_through_services_and_audit(world, clien
 
     page = client.post(f"{base}/agenda/new/", {"kind": "household", "subject": "999999", "reason": "x"}).content
     assert b"There is no household with that number" in page
+    _police_holds(world, world["person"])
     client.post(f"{base}/agenda/new/", {"kind": "household", "subject": world["household"].pk, "reason": "Risk"})
     item = meeting.agenda.get()
     assert item.case == case

@@ -8,30 +8,30 @@ import re
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from onecase.accounts.models import User
 from onecase.cases import services
 from onecase.cases.models import Outcome, Section, Status
-from onecase.cases.rules import is_case_team, may_open_case_on, may_open_cases, sections_visible
+from onecase.cases.rules import is_case_team, may_manage_case, sections_visible
 from onecase.cases.selectors import (
     case_for,
+    case_holders_for,
     case_read,
+    case_subject_for,
     cases_search,
     cases_visible_to,
     chronology_read,
     drift_alerts,
     duplicate_message,
     grant_for,
+    grant_invitees_for,
     invitation_for,
 )
 from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
-from onecase.people.models import Household, Person
 from onecase.sharing.services import client_ip
 
 ERRORS = {400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
@@ -271,21 +271,15 @@ class CaseList(APIView):
         body = CaseOpenSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         params = body.validated_data
-        key_worker = User.objects.filter(username=params["key_worker"], is_active=True).first()
-        if key_worker is None:
-            return Response({"key_worker": ["No active member of staff has this username."]}, status=400)
-        subject = params["subject"]
-        household_id, person_id = subject.get("household_id"), subject.get("person_id")
         # A subject the caller may not identify answers exactly as one that does not exist.
-        if not may_open_case_on(request.user, household_id=household_id, person_id=person_id):
-            if not may_open_cases(request.user):
-                raise PermissionDenied("Your role does not open cases.")
-            raise Http404("No such household or person.")
-        household = get_object_or_404(Household, pk=household_id) if household_id else None
-        person = get_object_or_404(Person, pk=person_id) if person_id else None
+        subject = case_subject_for(request.user, **params["subject"])
+        key_worker = case_holders_for(request.user).filter(username=params["key_worker"]).first()
+        if key_worker is None:
+            return Response({"key_worker": ["Nobody you may make key worker has this username."]}, status=400)
+        kind = "household" if "household_id" in params["subject"] else "person"
         try:
-            case = services.case_open(actor=request.user, key_worker=key_worker, household=household, person=person,
-                                      summary=params.get("summary", ""), ip=client_ip(request))
+            case = services.case_open(actor=request.user, key_worker=key_worker, summary=params.get("summary", ""),
+                                      ip=client_ip(request), **{kind: subject})
         except services.DuplicateCase as error:
             visible = cases_visible_to(request.user).filter(pk=error.case.pk).exists()
             return Response({"detail": duplicate_message(request.user, error.case),
@@ -383,9 +377,11 @@ class CaseGrants(APIView):
         body = GrantCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         params = body.validated_data
-        invitee = User.objects.filter(username=params["username"], is_active=True).select_related("agency").first()
+        if not may_manage_case(request.user, case):
+            raise PermissionDenied("Only the key worker may pull people into this case.")
+        invitee = grant_invitees_for(request.user, case).filter(username=params["username"]).first()
         if invitee is None:
-            return Response({"username": ["No active member of staff has this username."]}, status=400)
+            return Response({"username": ["Nobody who may be pulled into this case has this username."]}, status=400)
         try:
             grant = services.grant_invite(
                 actor=request.user, case=case, invitee=invitee, purpose=params["purpose"], ends_on=params["ends_on"],

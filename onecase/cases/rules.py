@@ -99,6 +99,11 @@ def sections_addable(user, case) -> frozenset[str]:
     return frozenset(added)
 
 
+def may_own_actions(user, case) -> bool:
+    """Actions on ``case`` are owned by someone active who may see it."""
+    return bool(sections_visible(user, case)) and user.is_active
+
+
 def may_manage_case(user, case) -> bool:
     """Status, key worker, grants and outcomes: the key worker, or an administrator over them."""
     if not is_staff_member(user):

@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from onecase.accounts.models import Agency, Role
+from onecase.accounts.models import Agency, Role, User
 from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 from onecase.cases.models import LIVE_STATUSES, Action, Case, CaseEvent, Grant, Section
 from onecase.cases.rules import (
@@ -21,11 +21,14 @@ from onecase.cases.rules import (
     CASE_WORKING_ROLES,
     grants_in_force_q,
     is_case_team,
+    may_manage_case,
+    may_open_case_on,
+    may_open_cases,
     sections_visible,
 )
 from onecase.contacts.models import Contact
 from onecase.costs.selectors import cost_by
-from onecase.people.models import Person
+from onecase.people.models import Household, Person
 from onecase.sharing.models import AuditEvent, Tier
 from onecase.sharing.rules import Disclosure, disclosure_for
 from onecase.sharing.selectors import known_households, known_people, people_holding_own_records, person_names
@@ -50,6 +53,70 @@ def cases_visible_to(user) -> QuerySet[Case]:
         scope |= Q(agency_id=user.agency_id)
     pulled_in = Grant.objects.filter(grants_in_force_q(), case=OuterRef("pk"), invitee=user)
     return cases.filter(scope | Q(Exists(pulled_in)))
+
+
+def case_subject_for(user, *, household_id: int | None = None, person_id: int | None = None) -> Household | Person:
+    """The household or person ``user`` may open a case on. 403 for a role that opens no cases; a
+    subject they may not identify answers 404, exactly as one that does not exist."""
+    if not may_open_cases(user):
+        raise PermissionDenied("Your role does not open cases.")
+    subject = None
+    if may_open_case_on(user, household_id=household_id, person_id=person_id):
+        if household_id is not None:
+            subject = Household.objects.filter(pk=household_id).first()
+        elif person_id is not None:
+            subject = Person.objects.filter(pk=person_id).first()
+    if subject is None:
+        raise Http404("No such household or person.")
+    return subject
+
+
+def _active_staff(roles) -> QuerySet[User]:
+    return User.objects.filter(is_active=True, role__in=roles, agency__isnull=False).select_related("agency")
+
+
+def case_holders_for(user) -> QuerySet[User]:
+    """Staff ``user`` may make key worker of a new case (``may_open_case_for``): themselves, or
+    (administrators) their agency's case holders, or (the partnership) anyone's."""
+    if not may_open_cases(user):
+        return User.objects.none()
+    holders = _active_staff(CASE_HOLDING_ROLES)
+    if sees_whole_partnership(user):
+        return holders.order_by("agency__code", "username")
+    if user.role == Role.AGENCY_ADMIN:
+        return holders.filter(agency_id=user.agency_id).order_by("username")
+    return holders.filter(pk=user.pk)
+
+
+def new_key_workers_for(user, case: Case) -> QuerySet[User]:
+    """Staff ``user`` may transfer ``case`` to: any active case holder but its key worker, for
+    someone who may manage the case; nobody for anyone else."""
+    if not may_manage_case(user, case):
+        return User.objects.none()
+    return _active_staff(CASE_HOLDING_ROLES).exclude(pk=case.key_worker_id).order_by("agency__code", "username")
+
+
+def grant_invitees_for(user, case: Case) -> QuerySet[User]:
+    """Staff ``user`` may pull into ``case``: anyone active in a case role but its key worker, for
+    someone who may manage the case; nobody for anyone else."""
+    if not may_manage_case(user, case):
+        return User.objects.none()
+    return _active_staff(CASE_WORKING_ROLES).exclude(pk=case.key_worker_id).order_by("agency__code", "username")
+
+
+def action_owners_for(user, case: Case) -> QuerySet[User]:
+    """Staff who may own an action on ``case`` (the key worker, the key worker's agency's case
+    workers and those pulled in by a grant in force), for a ``user`` who may see the case."""
+    if not sections_visible(user, case):
+        return User.objects.none()
+    pulled = case.grants.filter(grants_in_force_q()).values_list("invitee_id", flat=True)
+    return (
+        User.objects.filter(is_active=True, agency__isnull=False)
+        .filter(Q(pk=case.key_worker_id) | Q(agency_id=case.agency_id, role__in=CASE_WORKING_ROLES)
+                | Q(pk__in=pulled))
+        .select_related("agency")
+        .order_by("agency__code", "username")
+    )
 
 
 def cases_search(user, *, ip=None, api: bool = False, limit: int = 500) -> list[Case]:

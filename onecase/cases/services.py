@@ -35,9 +35,9 @@ from onecase.cases.rules import (
     may_manage_case,
     may_open_case_for,
     may_open_case_on,
+    may_own_actions,
     may_respond_to_grant,
     sections_addable,
-    sections_visible,
 )
 from onecase.concurrency import Conflict as Conflict  # raised by the writes below
 from onecase.concurrency import check_version, lock
@@ -370,17 +370,13 @@ def note_add(*, actor, case: Case, text: str, ip=None) -> Note:
     return note
 
 
-def _may_own_actions(user: User, case: Case) -> bool:
-    return bool(sections_visible(user, case)) and user.is_active
-
-
 @transaction.atomic
 def action_add(*, actor, case: Case, title: str, owner: User, due_on: dt.date, source: str = "", ip=None) -> Action:
     """Add an action with an owner (someone on the case), their agency and a due date."""
     _may_add(actor, case, Section.ACTIONS)
     if not title.strip():
         raise ValidationError("Say what needs to be done.")
-    if not _may_own_actions(owner, case):
+    if not may_own_actions(owner, case):
         raise ValidationError(f"{owner.username} is not on this case; pull them in first.")
     action = Action.objects.create(case=case, title=title.strip(), owner=owner, agency=owner.agency, due_on=due_on,
                                    created_by=actor, source=source[:200])

@@ -18,7 +18,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
-from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member
+from onecase.accounts.rules import is_staff_member, sees_people
 from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record, disclosures_record
 from onecase.contacts.models import Contact, DemandClass, DemandCount, DemandTotal
@@ -68,7 +68,7 @@ def demand_scope(user) -> DemandScope:
         return DemandScope(frozenset(), False)
     if user.role == Role.ANALYST:
         return DemandScope(None, False)
-    if user.role in NO_PERSON_ACCESS:
+    if not sees_people(user):
         return DemandScope(frozenset(), False)
     counted = frozenset(
         agency.pk for agency in Agency.objects.all() if disclosure_for(user, agency.pk).tier >= Tier.SUMMARY

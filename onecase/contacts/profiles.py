@@ -17,10 +17,10 @@ from django.db.models import Count, Q
 from django.http import Http404
 
 from onecase.accounts.models import Agency
-from onecase.accounts.rules import sees_people
 from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record, disclosure_record
 from onecase.contacts.models import Contact, DemandClass
+from onecase.contacts.rules import may_view_profiles
 from onecase.costs.selectors import cost_by
 from onecase.people.models import AgencyPerson, Household, Person, PersonLink
 from onecase.sharing.models import Tier
@@ -83,10 +83,6 @@ class Profile:
             if view.tier >= Tier.SUMMARY:
                 total.update(view.needs)
         return total.most_common()
-
-
-def may_view_profiles(user) -> bool:
-    return sees_people(user)
 
 
 def subject_profile(user, *, kind: str, pk: int, chronology_limit: int = 500) -> Profile:

@@ -1,7 +1,7 @@
 """Who may change the demand ledger's classifications."""
 
 from onecase.accounts.models import Role
-from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 
 RECLASSIFY_ROLES = {Role.AGENCY_ADMIN, Role.KEY_WORKER, Role.PRACTITIONER}
 
@@ -11,3 +11,8 @@ def may_reclassify(user, contact) -> bool:
     if not is_staff_member(user):
         return False
     return sees_whole_partnership(user) or (user.agency_id == contact.agency_id and user.role in RECLASSIFY_ROLES)
+
+
+def may_view_profiles(user) -> bool:
+    """Household and person profiles: roles that see person-level records."""
+    return sees_people(user)

@@ -6,7 +6,7 @@ from django.http import Http404
 from onecase.accounts.rules import sees_people, sees_whole_partnership
 from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record
-from onecase.contacts.models import Contact
+from onecase.contacts.models import Contact, NeedCategory
 
 
 def contacts_visible_to(user) -> QuerySet[Contact]:
@@ -32,3 +32,8 @@ def contact_for(user, pk: int) -> Contact:
     if contact is None:
         raise Http404("No such contact.")
     return contact
+
+
+def need_categories() -> QuerySet[NeedCategory]:
+    """The need categories, by name (reference data, not personal)."""
+    return NeedCategory.objects.order_by("name")

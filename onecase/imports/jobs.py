@@ -73,15 +73,6 @@ def heartbeat_key(job_id: int) -> str:
 # --- selectors ---------------------------------------------------------------------------
 
 
-def may_view_job(user, job: ImportJob) -> bool:
-    """A job (its preview shows the file's rows) is seen by whoever may see its agency's records."""
-    if not is_staff_member(user):
-        return False
-    if sees_whole_partnership(user):
-        return True
-    return job.agency_id is not None and may_see_records_of(user, job.agency_id)
-
-
 def jobs_visible_to(user) -> QuerySet[ImportJob]:
     """Jobs ``user`` may see: the same rule as ``may_view_job``, as a query."""
     if not is_staff_member(user):

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from onecase.accounts.rules import may_import_for
+from onecase.accounts.rules import is_staff_member, may_import_for, may_see_records_of, sees_whole_partnership
 from onecase.imports.models import ImportJob
+
+
+def may_view_job(user, job: ImportJob) -> bool:
+    """A job (its preview shows the file's rows) is seen by whoever may see its agency's records."""
+    if not is_staff_member(user):
+        return False
+    if sees_whole_partnership(user):
+        return True
+    return job.agency_id is not None and may_see_records_of(user, job.agency_id)
 
 
 def job_may_start(job: ImportJob) -> bool:

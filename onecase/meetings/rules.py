@@ -8,7 +8,7 @@ aggregate costs and overlap counts, never who was talked about.
 """
 
 from onecase.accounts.models import Role
-from onecase.accounts.rules import NO_PERSON_ACCESS, is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 
 # Roles in the chair's agency that may run its meetings.
 CHAIR_ROLES = {Role.AGENCY_ADMIN, Role.KEY_WORKER, Role.PRACTITIONER}
@@ -22,8 +22,7 @@ def member_agency_ids(series) -> set[int]:
 def is_member_staff(user, series) -> bool:
     """Staff of a member agency in a role that sees person-level records."""
     return (
-        is_staff_member(user)
-        and user.role not in NO_PERSON_ACCESS
+        sees_people(user)
         and user.agency_id is not None
         and user.agency_id in member_agency_ids(series)
     )
@@ -77,7 +76,7 @@ def may_read_minutes(user, minutes) -> bool:
         return False
     if may_write_minutes(user, minutes.meeting):
         return True
-    return user.role not in NO_PERSON_ACCESS and minutes.recipients.filter(pk=user.pk).exists()
+    return sees_people(user) and minutes.recipients.filter(pk=user.pk).exists()
 
 
 def may_receive_minutes(user, series) -> bool:
@@ -87,4 +86,4 @@ def may_receive_minutes(user, series) -> bool:
 
 def sees_aggregates_only(user) -> bool:
     """Analysts and auditors: costs and overlap counts across every series, no subjects."""
-    return is_staff_member(user) and user.role in NO_PERSON_ACCESS and not sees_whole_partnership(user)
+    return is_staff_member(user) and not sees_people(user) and not sees_whole_partnership(user)

@@ -15,13 +15,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
-from onecase.accounts.models import Role
+from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record
+from onecase.cases.rules import sections_visible
 from onecase.contacts.demand import subject_labels as demand_labels
 from onecase.meetings.models import AgendaItem, Attendee, AttendeeRole, Meeting, Minutes, Series
-from onecase.meetings.rules import may_read_minutes, sees_aggregates_only
+from onecase.meetings.rules import may_read_minutes, member_agency_ids, sees_aggregates_only
+from onecase.people.models import Household, Person
 from onecase.sharing.selectors import known_households, known_people
 
 PENNY = Decimal("0.01")
@@ -281,8 +283,6 @@ def minutes_recipients_for(series: Series):
     """Staff who may be sent the series' minutes: person-level roles in its member agencies."""
     from django.contrib.auth import get_user_model
 
-    from onecase.meetings.rules import member_agency_ids
-
     return (
         get_user_model()
         .objects.filter(is_active=True, agency_id__in=member_agency_ids(series))
@@ -290,6 +290,32 @@ def minutes_recipients_for(series: Series):
         .select_related("agency")
         .order_by("agency__name", "last_name", "first_name", "username")
     )
+
+
+def member_agencies(series: Series) -> QuerySet[Agency]:
+    """The series' member agencies (the chair's among them), by name: who an attendee may come for."""
+    return Agency.objects.filter(pk__in=member_agency_ids(series)).order_by("name")
+
+
+def decision_owners_for(meeting: Meeting, item: AgendaItem):
+    """Staff of the member agencies who are on the item's case (who may own its actions); nobody
+    for an item without a case."""
+    if item.case is None:
+        return minutes_recipients_for(meeting.series).none()
+    candidates = minutes_recipients_for(meeting.series).filter(
+        Q(agency_id=item.case.agency_id) | Q(case_grants__case=item.case)
+    ).distinct()
+    return candidates.filter(pk__in=[u.pk for u in candidates if sections_visible(u, item.case)])
+
+
+def agenda_subject_for(user, *, kind: str, pk: int) -> Household | Person | None:
+    """The household or person ``pk`` for ``user`` to put on an agenda: None for one they may not
+    identify, exactly as for one that does not exist."""
+    if kind == "household":
+        return Household.objects.filter(pk=pk).first() if known_households(user, [pk]) else None
+    if kind == "person":
+        return Person.objects.filter(pk=pk).first() if known_people(user, [pk]) else None
+    return None
 
 
 # Reads that record themselves: each returns what the page or API shows and writes its view event.

@@ -134,6 +134,17 @@ def may_read_audit(user) -> bool:
     return is_staff_member(user) and (sees_whole_partnership(user) or user.role in {Role.DPO, Role.AUDITOR})
 
 
+def may_see_access_history(user, person_id: int) -> bool:
+    """The partnership, auditors, and the DPO of an agency holding records about the person."""
+    if not may_read_audit(user):
+        return False
+    if sees_whole_partnership(user) or user.role == Role.AUDITOR:
+        return True
+    return PersonLink.objects.filter(
+        person_id=person_id, undone_at__isnull=True, agency_person__agency_id=user.agency_id
+    ).exists()
+
+
 # Roles that a partnership may allow to break the glass. Analysts and auditors never see
 # person-level records, and partnership administrators see every agency's already.
 BREAK_GLASS_ROLES = (Role.KEY_WORKER, Role.PRACTITIONER, Role.FRONT_DOOR, Role.AGENCY_ADMIN, Role.DPO,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -15,13 +16,16 @@ from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.audit.services import audit_trail_read
 from onecase.contacts.models import Contact
 from onecase.people.models import Address, Household, Person, PersonLink
-from onecase.sharing.models import Agreement, Alert, AnomalyRule, AuditEvent, DisclosureRequest
+from onecase.sharing.models import Agreement, Alert, AnomalyRule, AuditEvent, DisclosureRequest, Tier
 from onecase.sharing.rules import (
     DECIDING_ROLES,
+    disclosure_for,
     identity_agency_ids,
     identity_raised_for,
     may_decide_request,
+    may_export_sar,
     may_read_audit,
+    may_see_access_history,
 )
 
 PERSON_VIEWS = (AuditEvent.Action.VIEW, AuditEvent.Action.DISCLOSE, AuditEvent.Action.EXPORT)
@@ -34,15 +38,6 @@ def person_agency_ids(person_id: int) -> set[int]:
             "agency_person__agency_id", flat=True
         )
     )
-
-
-def may_see_access_history(user, person_id: int) -> bool:
-    """The partnership, auditors, and the DPO of an agency holding records about the person."""
-    if not may_read_audit(user):
-        return False
-    if sees_whole_partnership(user) or user.role == Role.AUDITOR:
-        return True
-    return user.agency_id in person_agency_ids(person_id)
 
 
 def access_history_for(user, *, person_id: int) -> QuerySet[AuditEvent]:
@@ -259,6 +254,42 @@ def known_people(user, ids) -> set[int]:
     if _sees_all(user):
         return set(Person.objects.filter(pk__in=ids).values_list("pk", flat=True))
     return set(identifying_links(user).filter(person_id__in=ids).values_list("person_id", flat=True).distinct())
+
+
+def person_known_to(user, pk: int) -> Person:
+    """The person ``pk`` if ``user`` may identify them; otherwise 404, exactly as a missing id."""
+    person = Person.objects.filter(pk=pk).first() if known_people(user, [pk]) else None
+    if person is None:
+        raise Http404("No such person.")
+    return person
+
+
+def household_known_to(user, pk: int) -> Household:
+    """The household ``pk`` if ``user`` may identify someone in it; otherwise 404, exactly as a missing id."""
+    household = Household.objects.filter(pk=pk).first() if known_households(user, [pk]) else None
+    if household is None:
+        raise Http404("No such household.")
+    return household
+
+
+def agencies_to_ask(user, person: Person) -> QuerySet[Agency]:
+    """Agencies involved with ``person`` (as ``user`` may see) whose records ``user`` sees below full:
+    the ones an access request may go to."""
+    involved = involved_agencies(user, [person.pk]).get(person.pk, [])
+    below = [a.pk for a in involved
+             if a.pk != user.agency_id and disclosure_for(user, a.pk, person_id=person.pk).tier < Tier.FULL]
+    return Agency.objects.filter(pk__in=below)
+
+
+def sar_subject_for(user, pk: int) -> Person:
+    """The person a subject access bundle is about. Permission before existence: 403 for anyone who
+    may not export it (``may_export_sar``), so the answer says nothing about which people exist."""
+    if not may_export_sar(user, pk):
+        raise PermissionDenied("Only a data protection officer of an agency holding records may export this.")
+    person = Person.objects.filter(pk=pk).first()
+    if person is None:
+        raise Http404("No such person.")
+    return person
 
 
 def known_households(user, ids) -> set[int]:

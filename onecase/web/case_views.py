@@ -11,22 +11,18 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from onecase.accounts.models import Role, User
 from onecase.accounts.rules import sees_whole_partnership
 from onecase.audit.services import client_ip
 from onecase.cases import services
 from onecase.cases.models import Case, FlagKind, Outcome, Section, Status
 from onecase.cases.rules import (
-    CASE_HOLDING_ROLES,
     CASE_WORKING_ROLES,
-    grants_in_force_q,
     is_case_team,
     may_manage_case,
     may_open_cases,
@@ -34,20 +30,24 @@ from onecase.cases.rules import (
     sections_visible,
 )
 from onecase.cases.selectors import (
+    action_owners_for,
     case_costs_read,
     case_for,
+    case_holders_for,
     cases_on_subject,
     chronology_read,
     drift_alerts,
     duplicate_message,
     grant_for,
+    grant_invitees_for,
     invitation_for,
     my_cases_read,
+    new_key_workers_for,
     subject_label,
 )
 from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
-from onecase.contacts.models import NeedCategory
 from onecase.contacts.profiles import profile_read
+from onecase.contacts.selectors import need_categories
 from onecase.exports import csv_response
 from onecase.sharing.models import Tier
 from onecase.web.charts import bar_chart
@@ -56,23 +56,18 @@ DATE_HINT = "For example, 2027-01-31"
 PENNY = Decimal("0.01")
 
 
-def _holders_for(user):
-    """Staff the user may make key worker: themselves, or (administrators) their agency's or anyone's."""
-    holders = User.objects.filter(is_active=True, role__in=CASE_HOLDING_ROLES, agency__isnull=False)
-    if sees_whole_partnership(user):
-        return holders.select_related("agency").order_by("agency__code", "username")
-    if user.role == Role.AGENCY_ADMIN:
-        return holders.filter(agency_id=user.agency_id).order_by("username")
-    return holders.filter(pk=user.pk)
-
-
 class UserChoiceField(forms.ModelChoiceField):
+    """A member of staff; the view gives the choices from a scoped selector."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=None, **kwargs)
+
     def label_from_instance(self, user):
         return f"{user.get_full_name() or user.username} ({user.get_role_display()}, {user.agency.code})"
 
 
 class CaseOpenForm(forms.Form):
-    key_worker = UserChoiceField(queryset=User.objects.none(), label="Key worker", empty_label=None,
+    key_worker = UserChoiceField(label="Key worker", empty_label=None,
                                  help_text="The one person who owns the case")
     summary = forms.CharField(
         label="The real problems to solve", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}),
@@ -84,7 +79,7 @@ class NeedForm(forms.Form):
     words = forms.CharField(label="The need, in the citizen's own words", max_length=2000, widget=forms.Textarea,
                             help_text="For example: help me find a job",
                             error_messages={"required": "Enter the need in the citizen's own words"})
-    category = forms.ModelChoiceField(queryset=NeedCategory.objects.order_by("name"), required=False,
+    category = forms.ModelChoiceField(queryset=need_categories(), required=False,
                                       label="Need category", empty_label="Suggest one from the words",
                                       help_text="Leave it to the keyword table, or choose")
     goal = forms.CharField(label="Goal", required=False, max_length=2000, widget=forms.Textarea,
@@ -99,7 +94,7 @@ class NoteForm(forms.Form):
 class ActionForm(forms.Form):
     title = forms.CharField(label="What needs to be done", max_length=300,
                             error_messages={"required": "Enter what needs to be done"})
-    owner = UserChoiceField(queryset=User.objects.none(), label="Owner", empty_label=None)
+    owner = UserChoiceField(label="Owner", empty_label=None)
     due_on = forms.DateField(label="Due date", help_text=DATE_HINT,
                              error_messages={"required": "Enter the due date", "invalid": "Enter a real date"})
 
@@ -112,7 +107,7 @@ class FlagForm(forms.Form):
 
 
 class GrantForm(forms.Form):
-    invitee = UserChoiceField(queryset=User.objects.none(), label="Who to pull in", empty_label="Choose someone",
+    invitee = UserChoiceField(label="Who to pull in", empty_label="Choose someone",
                               error_messages={"required": "Choose who to pull in"})
     purpose = forms.CharField(label="Purpose", max_length=500, widget=forms.Textarea,
                               help_text="What you need their expertise for",
@@ -145,7 +140,7 @@ class StatusForm(VersionedForm):
 
 
 class TransferForm(VersionedForm):
-    to = UserChoiceField(queryset=User.objects.none(), label="New key worker", empty_label="Choose someone",
+    to = UserChoiceField(label="New key worker", empty_label="Choose someone",
                          error_messages={"required": "Choose the new key worker"})
     reason = forms.CharField(label="Why", max_length=300, widget=forms.Textarea,
                              error_messages={"required": "Enter why the case is moving"})
@@ -190,7 +185,7 @@ def case_open(request):
     profile = profile_read(request.user, kind=kind, pk=pk, ip=ip, search=True, purpose="search before opening a case")
     existing = cases_on_subject(request.user, **{f"{kind}_id": pk})
     form = CaseOpenForm(request.POST or None, initial={"key_worker": request.user.pk})
-    form.fields["key_worker"].queryset = _holders_for(request.user)
+    form.fields["key_worker"].queryset = case_holders_for(request.user)
     if request.method == "POST" and form.is_valid():
         try:
             case = services.case_open(actor=request.user, key_worker=form.cleaned_data["key_worker"],
@@ -324,21 +319,6 @@ def _require(allowed: bool, message: str = "You may not do this on this case.") 
         raise PermissionDenied(message)
 
 
-def _people_on_case(case: Case):
-    """Staff who may own an action: the key worker's agency case workers and those pulled in."""
-    pulled = case.grants.filter(grants_in_force_q()).values_list("invitee_id", flat=True)
-    return (
-        User.objects.filter(is_active=True, agency__isnull=False)
-        .filter(
-            Q(pk=case.key_worker_id)
-            | Q(agency_id=case.agency_id, role__in=CASE_WORKING_ROLES)
-            | Q(pk__in=pulled)
-        )
-        .select_related("agency")
-        .order_by("agency__code", "username")
-    )
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_need_add(request, pk: int):
@@ -386,7 +366,7 @@ def case_action_add(request, pk: int):
     form = ActionForm(request.POST or None, initial={
         "owner": request.user.pk, "due_on": timezone.localdate() + dt.timedelta(days=14),
     })
-    form.fields["owner"].queryset = _people_on_case(case)
+    form.fields["owner"].queryset = action_owners_for(request.user, case)
     return _form_page(request, case, form, title="Add an action", button="Save the action", done="Action added.",
                       save=lambda d: services.action_add(actor=request.user, case=case, title=d["title"],
                                                          owner=d["owner"], due_on=d["due_on"], ip=client_ip(request)))
@@ -482,10 +462,7 @@ def case_grant_add(request, pk: int):
         "may_see": [Section.NEEDS, Section.CHRONOLOGY, Section.NOTES, Section.ACTIONS, Section.FLAGS],
         "may_add": [Section.NOTES, Section.ACTIONS],
     })
-    form.fields["invitee"].queryset = (
-        User.objects.filter(is_active=True, role__in=CASE_WORKING_ROLES, agency__isnull=False)
-        .exclude(pk=case.key_worker_id).select_related("agency").order_by("agency__code", "username")
-    )
+    form.fields["invitee"].queryset = grant_invitees_for(request.user, case)
     return _form_page(request, case, form, title="Pull someone in", button="Send the invitation",
                       done="Invitation sent. They see the case once they accept.",
                       save=lambda d: services.grant_invite(
@@ -571,10 +548,7 @@ def case_transfer(request, pk: int):
 
     def make(data=None, initial=None):
         form = TransferForm(data, initial=initial or {"version": case.version})
-        form.fields["to"].queryset = (
-            User.objects.filter(is_active=True, role__in=CASE_HOLDING_ROLES, agency__isnull=False)
-            .exclude(pk=case.key_worker_id).select_related("agency").order_by("agency__code", "username")
-        )
+        form.fields["to"].queryset = new_key_workers_for(request.user, case)
         return form
 
     return _form_page(request, case, make(request.POST or None), title="Transfer the case", button="Transfer",

@@ -9,16 +9,12 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from onecase.accounts.models import Agency
-from onecase.cases.rules import sections_visible
 from onecase.exports import csv_response
 from onecase.meetings.models import AgendaItem, Meeting, MeetingType
 from onecase.meetings.rules import (
@@ -26,16 +22,18 @@ from onecase.meetings.rules import (
     may_manage_meeting,
     may_run_series,
     may_write_minutes,
-    member_agency_ids,
     sees_aggregates_only,
 )
 from onecase.meetings.selectors import (
     agenda_item_for,
     agenda_item_read,
+    agenda_subject_for,
     attendee_roles,
+    decision_owners_for,
     meeting_costs_read,
     meeting_read,
     meetings_visible_to,
+    member_agencies,
     minutes_read,
     minutes_recipients_for,
     overlaps_read,
@@ -50,7 +48,6 @@ from onecase.meetings.services import (
     minutes_write,
     research_note_add,
 )
-from onecase.people.models import Household, Person
 from onecase.sharing.services import client_ip
 from onecase.web.charts import bar_chart
 from onecase.web.forms import PeriodForm
@@ -138,11 +135,11 @@ def meeting_detail_context(request, meeting: Meeting) -> dict:
 
 
 class AttendeeForm(forms.Form):
-    user = forms.ModelChoiceField(label="Member of staff (optional)", queryset=get_user_model().objects.none(),
+    user = forms.ModelChoiceField(label="Member of staff (optional)", queryset=None,
                                   required=False, empty_label="Not a OneCase user",
                                   help_text="Choose them if they use OneCase, or type their name below")
     name = forms.CharField(label="Name", max_length=200, required=False)
-    agency = forms.ModelChoiceField(label="Agency", queryset=Agency.objects.none(), empty_label="Choose an agency",
+    agency = forms.ModelChoiceField(label="Agency", queryset=None, empty_label="Choose an agency",
                                     error_messages={"required": "Choose the agency they came for",
                                                     "invalid_choice": "Choose the agency they came for"})
     role = forms.ModelChoiceField(label="Role", queryset=attendee_roles(), empty_label="Choose a role",
@@ -158,8 +155,7 @@ class AttendeeForm(forms.Form):
 
     def __init__(self, *args, meeting: Meeting, **kwargs):
         super().__init__(*args, **kwargs)
-        agencies = member_agency_ids(meeting.series)
-        self.fields["agency"].queryset = Agency.objects.filter(pk__in=agencies).order_by("name")
+        self.fields["agency"].queryset = member_agencies(meeting.series)
         self.fields["user"].queryset = minutes_recipients_for(meeting.series)
         self.fields["user"].label_from_instance = lambda u: f"{u.get_full_name() or u.username} ({u.agency.code})"
 
@@ -200,11 +196,17 @@ class AgendaItemForm(forms.Form):
     reason = forms.CharField(label="Why should the meeting discuss them?", max_length=2000, widget=forms.Textarea,
                              error_messages={"required": "Enter why the meeting should discuss them"})
 
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
     def clean(self):
         data = super().clean()
-        model = Household if data.get("kind") == "household" else Person
-        if data.get("subject") and not model.objects.filter(pk=data["subject"]).exists():
-            self.add_error("subject", f"There is no {data.get('kind', 'household')} with that number")
+        if data.get("kind") and data.get("subject"):
+            # One the user may not identify answers exactly as one that does not exist.
+            data["found"] = agenda_subject_for(self.user, kind=data["kind"], pk=data["subject"])
+            if data["found"] is None:
+                self.add_error("subject", f"There is no {data['kind']} with that number")
         return data
 
 
@@ -214,14 +216,12 @@ def agenda_item_new(request, pk: int):
     meeting = _meeting(request, pk)
     if not may_manage_meeting(request.user, meeting):
         raise PermissionDenied("Only the chair's agency sets the agenda.")
-    form = AgendaItemForm(_posted(request))
+    form = AgendaItemForm(_posted(request), user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        subject = {"household": Household.objects.get(pk=data["subject"])} if data["kind"] == "household" \
-            else {"person": Person.objects.get(pk=data["subject"])}
         try:
             agenda_item_add(actor=request.user, meeting=meeting, reason=data["reason"], ip=client_ip(request),
-                            **subject)
+                            **{data["kind"]: data["found"]})
         except ValidationError as exc:
             form.add_error("subject", exc)
         else:
@@ -316,16 +316,6 @@ class DecisionForm(forms.Form):
         return [[self[f"action{n}_{f}"] for f in ("title", "owner", "due")] for n in ACTION_ROWS]
 
 
-def _owners(meeting: Meeting, item: AgendaItem):
-    """Staff of the member agencies who are on the item's case (who may own its actions)."""
-    if item.case is None:
-        return get_user_model().objects.none()
-    candidates = minutes_recipients_for(meeting.series).filter(
-        Q(agency_id=item.case.agency_id) | Q(case_grants__case=item.case)
-    ).distinct()
-    return candidates.filter(pk__in=[u.pk for u in candidates if sections_visible(u, item.case)])
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def decision_new(request, pk: int, item: int):
@@ -333,7 +323,7 @@ def decision_new(request, pk: int, item: int):
     agenda_item = _item(request, meeting, item)
     if not may_manage_meeting(request.user, meeting):
         raise PermissionDenied("Only the chair's agency records decisions.")
-    form = DecisionForm(_posted(request), item=agenda_item, owners=_owners(meeting, agenda_item))
+    form = DecisionForm(_posted(request), item=agenda_item, owners=decision_owners_for(meeting, agenda_item))
     if request.method == "POST" and form.is_valid():
         try:
             decision_record(actor=request.user, item=agenda_item, text=form.cleaned_data["text"],
@@ -371,7 +361,7 @@ class MinutesForm(forms.Form):
     text = forms.CharField(label="Minutes", max_length=50000, widget=forms.Textarea,
                            error_messages={"required": "Enter the minutes"})
     recipients = forms.ModelMultipleChoiceField(
-        label="Who receives them?", queryset=get_user_model().objects.none(),
+        label="Who receives them?", queryset=None,
         help_text="Only the people you choose (and administrators of the chair's agency) can read the minutes",
         error_messages={"required": "Choose who receives the minutes"},
     )

@@ -12,8 +12,8 @@ from onecase.contacts.profiles import profile_read
 from onecase.contacts.rules import RECLASSIFY_ROLES
 from onecase.linkage.rules import may_review_linkage
 from onecase.sharing.models import Tier
-from onecase.sharing.rules import may_break_glass, may_export_sar
-from onecase.sharing.selectors import access_history_for, may_see_access_history
+from onecase.sharing.rules import may_break_glass, may_export_sar, may_see_access_history
+from onecase.sharing.selectors import access_history_for
 
 
 def _render(request, kind: str, pk: int):

@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from onecase.accounts.models import Role
 from onecase.audit.services import client_ip
-from onecase.contacts.models import DemandClass, NeedCategory
+from onecase.contacts.models import DemandClass
 from onecase.contacts.rules import may_reclassify
-from onecase.contacts.selectors import contact_for, contact_read
+from onecase.contacts.selectors import contact_for, contact_read, need_categories
 from onecase.contacts.services import contact_set_demand_class, contact_set_need
 from onecase.exports import csv_response
 from onecase.reports.demand_reports import (
@@ -95,7 +95,7 @@ class ClassifyForm(forms.Form):
     demand_class = forms.ChoiceField(label="Demand", choices=DemandClass.choices, widget=forms.RadioSelect,
                                      help_text="Failure demand is caused by a failure to do something, or to do "
                                      "it right, for the citizen")
-    need_category = forms.ModelChoiceField(queryset=NeedCategory.objects.order_by("name"), required=False,
+    need_category = forms.ModelChoiceField(queryset=need_categories(), required=False,
                                            label="Need category", empty_label="Not categorised")
 
 

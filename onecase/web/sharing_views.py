@@ -5,12 +5,12 @@ from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import match_token
 
-from onecase.accounts.models import Agency, Role
+from onecase.accounts.models import Role
 from onecase.accounts.rules import (
     refuses_demo_device,
     sees_people,
@@ -18,16 +18,16 @@ from onecase.accounts.rules import (
 )
 from onecase.cases.selectors import caseload_people
 from onecase.people.models import Person
-from onecase.sharing.models import Tier
-from onecase.sharing.rules import disclosure_for, may_break_glass, may_export_sar, may_read_audit
+from onecase.sharing.rules import may_break_glass, may_read_audit
 from onecase.sharing.selectors import (
+    agencies_to_ask,
     data_protection_read,
     disclosure_request_to_decide,
     disclosure_requests_made_by,
     disclosure_requests_to_decide,
-    involved_agencies,
-    known_people,
     person_agency_ids,
+    person_known_to,
+    sar_subject_for,
 )
 from onecase.sharing.services import (
     break_glass,
@@ -42,20 +42,11 @@ def _person(request, pk: int) -> Person:
     """A person the user may identify; any other answers as if they did not exist."""
     if not sees_people(request.user):
         raise PermissionDenied("Your role sees aggregate figures only.")
-    if not known_people(request.user, [pk]):
-        raise Http404("No such person.")
-    return get_object_or_404(Person, pk=pk)
-
-
-def _below_full(user, person: Person) -> list[Agency]:
-    """The agencies the user may see involved with ``person`` whose records they see below full."""
-    involved = involved_agencies(user, [person.pk]).get(person.pk, [])
-    return [a for a in involved
-            if a.pk != user.agency_id and disclosure_for(user, a.pk, person_id=person.pk).tier < Tier.FULL]
+    return person_known_to(request.user, pk)
 
 
 class AccessRequestForm(forms.Form):
-    agency = forms.ModelChoiceField(queryset=Agency.objects.none(), label="Which agency's records do you need?",
+    agency = forms.ModelChoiceField(queryset=None, label="Which agency's records do you need?",
                                     empty_label=None)
     purpose = forms.CharField(
         label="Why do you need them?", max_length=300, widget=forms.Textarea(attrs={"rows": 3}),
@@ -70,7 +61,7 @@ def access_request(request, pk: int):
     """Ask the owning agency for the full records about one person, for a stated purpose."""
     person = _person(request, pk)
     form = AccessRequestForm(request.POST or None)
-    form.fields["agency"].queryset = Agency.objects.filter(pk__in=[a.pk for a in _below_full(request.user, person)])
+    form.fields["agency"].queryset = agencies_to_ask(request.user, person)
     if request.method == "POST" and form.is_valid():
         try:
             disclosure_request_create(actor=request.user, person=person, owner_agency=form.cleaned_data["agency"],
@@ -168,10 +159,7 @@ def dpo_dashboard(request):
 @login_required
 @require_GET
 def subject_access_bundle(request, pk: int):
-    # Permission before existence, so the answer says nothing about which people exist.
-    if not may_export_sar(request.user, pk):
-        raise PermissionDenied("Only a data protection officer of an agency holding records may export this.")
-    person = get_object_or_404(Person, pk=pk)
+    person = sar_subject_for(request.user, pk)
     response = HttpResponse(sar_export(actor=request.user, person=person, ip=client_ip(request)),
                             content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="subject-access-person-{pk}.zip"'

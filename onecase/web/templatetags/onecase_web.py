@@ -2,6 +2,7 @@ from django import template
 from django.urls import reverse
 
 from onecase.accounts.models import Role
+from onecase.accounts.rules import sees_people
 from onecase.accounts.selectors import import_agencies_for
 from onecase.cases.rules import CASE_WORKING_ROLES
 from onecase.imports.models import ImportJob
@@ -42,7 +43,7 @@ def service_navigation(context) -> list[dict]:
     if import_agencies_for(user).exists():
         current = "page" if name == "import_new" else ("true" if name.startswith("import") else "")
         items.append({"text": "Upload contacts", "href": reverse("web:import_new"), "current": current})
-    if user.role not in (Role.ANALYST, Role.AUDITOR):
+    if sees_people(user):
         items.append({"text": "Access requests", "href": reverse("web:requests"),
                       "current": "page" if name == "requests" else ""})
     if user.role in (Role.DPO, Role.AUDITOR, Role.PARTNERSHIP_ADMIN):
