@@ -1,6 +1,8 @@
-"""Agency records and person links are read in the admin pages, never added, changed or deleted there.
+"""Agency records, person links, households and addresses are read in the admin pages, never
+added, changed or deleted there.
 
-Agency records stay as the agency sent them; links are undone on the review pages, never deleted.
+Agency records stay as the agency sent them; links are undone on the review pages, never deleted;
+households are formed by linkage and addresses by imports.
 This holds for everyone, superusers and users holding every model permission included.
 """
 
@@ -11,14 +13,14 @@ from django.forms.models import model_to_dict
 from onecase.accounts.models import Role
 from onecase.contacts.models import Contact
 from onecase.imports.services import import_contacts
-from onecase.people.models import AgencyPerson, Person, PersonLink
+from onecase.people.models import Address, AgencyPerson, Household, Person, PersonLink
 from tests.auth import sign_in
 from tests.factories import AgencyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 CONTENT = "record_id,person_ref,occurred_at,contact_type,given_name\nR1,P1,2024-03-01,incident,Jon\n"
-MODELS = [Contact, AgencyPerson, PersonLink]
+MODELS = [Contact, AgencyPerson, PersonLink, Household, Address]
 
 
 @pytest.fixture
@@ -27,7 +29,10 @@ def rows(write_file):
     agency_person = AgencyPerson.objects.get()
     link = PersonLink.objects.create(agency_person=agency_person, person=Person.objects.create(),
                                      match_probability=0.97)
-    return {Contact: Contact.objects.get(), AgencyPerson: agency_person, PersonLink: link}
+    address = Address.objects.create(postcode="ST1 1AA", number="1", street="high street", line="1 High Street")
+    household = Household.objects.create(address=address)
+    return {Contact: Contact.objects.get(), AgencyPerson: agency_person, PersonLink: link, Household: household,
+            Address: address}
 
 
 def _superuser():
@@ -39,7 +44,8 @@ def _partnership_admin_with_every_permission():
     user = UserFactory(username="partnership", role=Role.PARTNERSHIP_ADMIN, agency=AgencyFactory(code="PARTNERSHIP"),
                        is_staff=True)
     user.user_permissions.set(Permission.objects.filter(content_type__model__in=["contact", "agencyperson",
-                                                                                 "personlink"]))
+                                                                                 "personlink", "household",
+                                                                                 "address"]))
     return user
 
 
@@ -68,7 +74,8 @@ def test_posts_to_change_delete_and_add_are_refused_and_rows_stay(admin_client, 
     obj = rows[model]
     before = _snapshot(model)
     edited = {key: value for key, value in model_to_dict(obj).items() if value is not None}
-    edited.update({"record_id": "CHANGED", "person_ref": "CHANGED", "match_probability": "0.1", "_save": "Save"})
+    edited.update({"record_id": "CHANGED", "person_ref": "CHANGED", "match_probability": "0.1", "line": "CHANGED",
+                   "_save": "Save"})
     assert admin_client.post(f"{base}{obj.pk}/change/", edited).status_code == 403
     assert admin_client.get(f"{base}{obj.pk}/delete/").status_code == 403
     assert admin_client.post(f"{base}{obj.pk}/delete/", {"post": "yes"}).status_code == 403

@@ -11,12 +11,14 @@ from onecase.sharing.services import agreement_create
 from tests.auth import sign_in
 from tests.factories import AgencyFactory, UserFactory
 
+PURPOSES = ["finding_families", "key_work"]  # the everyday purpose, and key work on cases
+
 pytestmark = pytest.mark.django_db
 
 
 def test_partnership_admin_revokes_an_agreement_and_the_next_request_is_refused(client):
     police, housing = AgencyFactory(code="POLICE"), AgencyFactory(code="HOUSING")
-    agreement = agreement_create(actor=None, reference="ISA-9", title="t", lawful_basis="public_task", purposes="p",
+    agreement = agreement_create(actor=None, reference="ISA-9", title="t", lawful_basis="public_task", purposes="p", purpose_codes=PURPOSES,
                                  data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
                                  parties={police: Tier.FULL, housing: Tier.FULL})
     officer = UserFactory(agency=housing, role=Role.KEY_WORKER)
@@ -28,7 +30,7 @@ def test_partnership_admin_revokes_an_agreement_and_the_next_request_is_refused(
     assert page.status_code == 200
     form = {
         "reference": "ISA-9", "title": "t", "lawful_basis": "public_task", "special_category_condition": "",
-        "purposes": "p", "data_categories": '["contacts"]', "starts_on": "2020-01-01", "ends_on": "",
+        "purposes": "p", "purpose_codes": '["finding_families"]', "data_categories": '["contacts"]', "starts_on": "2020-01-01", "ends_on": "",
         "review_on": "", "signed_document_ref": "", "revoked_reason": "Housing withdrew from the protocol",
         "parties-TOTAL_FORMS": "2", "parties-INITIAL_FORMS": "2", "parties-MIN_NUM_FORMS": "0",
         "parties-MAX_NUM_FORMS": "1000", "opened_version": agreement.version,
@@ -52,7 +54,7 @@ def _admin_form(agreement=None, parties=(), **changes):
     """The agreement admin form as a browser posts it, with ``parties`` as (agency, tier) pairs."""
     form = {
         "reference": "ISA-10", "title": "Early help", "lawful_basis": "public_task", "special_category_condition": "",
-        "purposes": "p", "data_categories": '["identity", "contacts"]', "starts_on": "2024-01-01", "ends_on": "",
+        "purposes": "p", "purpose_codes": '["finding_families"]', "data_categories": '["identity", "contacts"]', "starts_on": "2024-01-01", "ends_on": "",
         "review_on": "", "signed_document_ref": "", "revoked_reason": "",
         "parties-TOTAL_FORMS": str(len(parties)), "parties-INITIAL_FORMS": "0", "parties-MIN_NUM_FORMS": "0",
         "parties-MAX_NUM_FORMS": "1000",
@@ -81,6 +83,7 @@ def partnership_admin(client):
     ({"ends_on": "2023-12-31"}, "The agreement cannot end before it starts."),
     ({"data_categories": '["identity", "gossip"]'}, "Unknown data categories: gossip."),
     ({"data_categories": '"identity"'}, "Data categories must be a list"),
+    ({"purpose_codes": '["gossip"]'}, "Unknown purposes: gossip."),
 ])
 def test_the_admin_cannot_add_an_agreement_the_services_would_refuse(client, partnership_admin, changes, message):
     police, housing = AgencyFactory(code="POLICE"), AgencyFactory(code="HOUSING")
@@ -108,12 +111,13 @@ def test_the_admin_adds_an_agreement_with_its_parties_through_audited_services(c
 @pytest.mark.parametrize(("changes", "message"), [
     ({"ends_on": "2019-12-31"}, "The agreement cannot end before it starts."),
     ({"data_categories": '["identity", "gossip"]'}, "Unknown data categories: gossip."),
+    ({"purpose_codes": '["gossip"]'}, "Unknown purposes: gossip."),
     ({"parties-1-DELETE": "on"}, "An agreement needs at least two agencies."),
 ])
 def test_the_admin_cannot_change_an_agreement_into_one_the_services_would_refuse(client, partnership_admin, changes,
                                                                                  message):
     police, housing = AgencyFactory(code="POLICE"), AgencyFactory(code="HOUSING")
-    agreement = agreement_create(actor=None, reference="ISA-9", title="t", lawful_basis="public_task", purposes="p",
+    agreement = agreement_create(actor=None, reference="ISA-9", title="t", lawful_basis="public_task", purposes="p", purpose_codes=PURPOSES,
                                  data_categories=["identity"], starts_on=dt.date(2020, 1, 1),
                                  parties={police: Tier.FULL, housing: Tier.FULL})
     form = _admin_form(agreement, parties=[(police, Tier.FULL), (housing, Tier.FULL)], starts_on="2020-01-01",
@@ -129,7 +133,7 @@ def test_the_admin_cannot_change_an_agreement_into_one_the_services_would_refuse
 
 def test_a_tier_changed_in_the_admin_is_audited(client, partnership_admin):
     police, housing = AgencyFactory(code="POLICE"), AgencyFactory(code="HOUSING")
-    agreement = agreement_create(actor=None, reference="ISA-9", title="t", lawful_basis="public_task", purposes="p",
+    agreement = agreement_create(actor=None, reference="ISA-9", title="t", lawful_basis="public_task", purposes="p", purpose_codes=PURPOSES,
                                  data_categories=["identity"], starts_on=dt.date(2020, 1, 1),
                                  parties={police: Tier.FULL, housing: Tier.FULL})
     form = _admin_form(agreement, parties=[(police, Tier.FULL), (housing, Tier.SIGNPOST)], starts_on="2020-01-01",

@@ -79,3 +79,24 @@ def test_an_agency_added_in_the_admin_pages_gets_the_defaults(client):
     assert response.status_code == 302
     assert allowed_roles(apps.get_model("accounts", "Agency").objects.get(code="FIRE")) == {
         Role.KEY_WORKER, Role.PRACTITIONER}
+
+
+def test_an_agency_saved_in_the_admin_pages_goes_through_agency_create_and_is_audited(client):
+    from tests.auth import sign_in
+
+    root = UserFactory(agency=AgencyFactory(code="PARTNERSHIP"), role=Role.PARTNERSHIP_ADMIN, is_staff=True,
+                       is_superuser=True)
+    sign_in(client, root)
+    Agency = apps.get_model("accounts", "Agency")
+    refused = client.post("/admin/accounts/agency/add/", {"code": "fire service!", "name": "Fire", "sector": "fire",
+                                                          "contact_route": ""})
+    assert refused.status_code == 200 and not Agency.objects.filter(name="Fire").exists()
+    client.post("/admin/accounts/agency/add/", {"code": "fire", "name": "Fire", "sector": "fire", "contact_route": ""})
+    fire = Agency.objects.get(code="FIRE")  # the code normalised as imports use it
+    client.post(f"/admin/accounts/agency/{fire.pk}/change/", {"code": "OTHER", "name": "Fire and rescue",
+                                                              "sector": "fire", "contact_route": "01234 567890"})
+    fire.refresh_from_db()
+    assert (fire.code, fire.name, fire.contact_route) == ("FIRE", "Fire and rescue", "01234 567890")
+    events = AuditEvent.objects.filter(object_type="agency", object_id=str(fire.pk), user=root)
+    assert [e.detail["created"] for e in events.order_by("id")] == [True, False]
+    assert client.get(f"/admin/accounts/agency/{fire.pk}/delete/").status_code == 403

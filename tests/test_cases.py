@@ -20,6 +20,8 @@ from tests.auth import sign_in
 from tests.factories import UserFactory
 from tests.test_demand import NOW, city  # noqa: F401
 
+PURPOSES = ["finding_families", "key_work"]  # the everyday purpose, and key work on cases
+
 pytestmark = pytest.mark.django_db
 
 
@@ -30,8 +32,8 @@ def agency(code):
 @pytest.fixture
 def team(city):  # noqa: F811
     agreement = agreement_create(
-        actor=None, reference="ISA-1", title="Families", lawful_basis="public_task", purposes="Key work",
-        data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
+        actor=None, reference="ISA-1", title="Families", lawful_basis="public_task", purposes="Key work", purpose_codes=PURPOSES,
+        data_categories=["identity", "contacts", "needs"], starts_on=dt.date(2020, 1, 1),
         parties={agency("HOUSING"): Tier.FULL, agency("POLICE"): Tier.FULL},
     )
     return {

@@ -217,7 +217,7 @@ def test_a_grant_over_the_api(two):
 def agreement_form(agreement, **changes):
     form = {
         "reference": agreement.reference, "title": agreement.title, "lawful_basis": agreement.lawful_basis,
-        "special_category_condition": "", "purposes": agreement.purposes, "data_categories": '["contacts"]',
+        "special_category_condition": "", "purposes": agreement.purposes, "purpose_codes": '["finding_families"]', "data_categories": '["contacts"]',
         "starts_on": agreement.starts_on.isoformat(), "ends_on": "", "review_on": "", "signed_document_ref": "",
         "revoked_reason": "", "opened_version": agreement.version,
         "parties-TOTAL_FORMS": "2", "parties-INITIAL_FORMS": "2", "parties-MIN_NUM_FORMS": "0",

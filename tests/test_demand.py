@@ -18,6 +18,8 @@ from onecase.sharing.models import Tier
 from onecase.sharing.services import agreement_create
 from tests.factories import UserFactory
 
+PURPOSES = ["finding_families", "key_work"]  # the everyday purpose, and key work on cases
+
 pytestmark = pytest.mark.django_db
 NOW = timezone.make_aware(dt.datetime(2025, 6, 30, 12))
 
@@ -91,7 +93,7 @@ def test_scope_voluntary_partner_counts_only_what_agreements_allow(city):
     (row,) = demand_ranking(volunteer, by="household", now=NOW)
     assert row["contacts_by_agency"] == {"FOODBANK": 2}
     housing = UserFactory(agency=Agency.objects.get(code="HOUSING"), role=Role.KEY_WORKER)
-    agreement_create(actor=None, reference="ISA", title="t", lawful_basis="public_task", purposes="p",
+    agreement_create(actor=None, reference="ISA", title="t", lawful_basis="public_task", purposes="p", purpose_codes=PURPOSES,
                      data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
                      parties={Agency.objects.get(code="HOUSING"): Tier.SUMMARY,
                               Agency.objects.get(code="POLICE"): Tier.SUMMARY})

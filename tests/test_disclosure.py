@@ -20,6 +20,8 @@ from onecase.sharing.services import (
 )
 from tests.factories import AgencyFactory, UserFactory
 
+PURPOSES = ["finding_families", "key_work"]  # the everyday purpose, and key work on cases
+
 pytestmark = pytest.mark.django_db
 
 
@@ -35,7 +37,7 @@ def make_agreement(agencies, **overrides):
         reference="ISA-1",
         title="Troubled families",
         lawful_basis="public_task",
-        purposes="Supporting families",
+        purposes="Supporting families", purpose_codes=PURPOSES,
         data_categories=["identity", "contacts", "needs"],
         starts_on=today - dt.timedelta(days=10),
         parties={agencies["POLICE"]: Tier.FULL, agencies["HOUSING"]: Tier.SUMMARY, agencies["FOODBANK"]: Tier.SIGNPOST},

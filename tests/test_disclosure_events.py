@@ -30,6 +30,8 @@ from tests.test_permission_matrix import (  # noqa: F401  (agency_b is a fixture
     agency_b,
 )
 
+PURPOSES = ["finding_families", "key_work"]  # the everyday purpose, and key work on cases
+
 pytestmark = pytest.mark.django_db
 
 B_ADDRESS = "1 Bravo Row"  # the household's address, known from B's records only
@@ -39,8 +41,8 @@ SEEING_ROLES = [r for r in Role.values if r not in NO_PERSON_ACCESS and r != Rol
 @pytest.mark.parametrize("role", SEEING_ROLES)
 def test_every_view_returning_another_agencys_data_records_its_disclosure(client, agency_b, role):  # noqa: F811
     alpha = AgencyFactory(code="ALPHA")
-    agreement_create(actor=None, reference="ISA-AB", title="A and B", lawful_basis="public_task", purposes="Testing",
-                     data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
+    agreement_create(actor=None, reference="ISA-AB", title="A and B", lawful_basis="public_task", purposes="Testing", purpose_codes=PURPOSES,
+                     data_categories=["identity", "contacts", "needs"], starts_on=dt.date(2020, 1, 1),
                      parties={alpha: Tier.FULL, agency_b["agency"]: Tier.FULL})
     sign_in(client, UserFactory(agency=alpha, role=role))
     paths = {name: build(agency_b) for name, build in

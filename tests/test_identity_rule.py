@@ -28,6 +28,8 @@ from tests.auth import sign_in
 from tests.factories import AgencyFactory, UserFactory
 from tests.test_permission_matrix import LIST_URLS, SUBJECT_FORMS, TIERED_URLS
 
+PURPOSES = ["finding_families", "key_work"]  # the everyday purpose, and key work on cases
+
 pytestmark = pytest.mark.django_db
 
 CODES = ["AAA", "BBB", "CCC", "DDD"]
@@ -69,8 +71,8 @@ def build(records, agreements):
     for n, (first, second, tier, identity) in enumerate(agreements):
         if first == second:
             continue
-        agreement_create(actor=None, reference=f"ISA-{n}", title="t", lawful_basis="public_task", purposes="p",
-                         data_categories=["identity", "contacts"] if identity else ["contacts"],
+        agreement_create(actor=None, reference=f"ISA-{n}", title="t", lawful_basis="public_task", purposes="p", purpose_codes=PURPOSES,
+                         data_categories=["identity", "contacts", "needs"] if identity else ["contacts"],
                          starts_on=dt.date(2020, 1, 1), parties={agencies[first]: tier, agencies[second]: tier})
         shares.append((first, second, tier, identity))
     return agencies, households, people, shares
@@ -221,8 +223,8 @@ def test_rankings_and_the_api_name_people_only_from_records_that_identify_them(c
         assert "2 Copper Street" not in body
     assert "Wrightpolice" not in client.get("/demand.csv?by=person").content.decode()
     # With an agreement that shares identity at summary tier, the police's records identify them too.
-    agreement_create(actor=None, reference="ISA-PF", title="t", lawful_basis="public_task", purposes="p",
-                     data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
+    agreement_create(actor=None, reference="ISA-PF", title="t", lawful_basis="public_task", purposes="p", purpose_codes=PURPOSES,
+                     data_categories=["identity", "contacts", "needs"], starts_on=dt.date(2020, 1, 1),
                      parties={town["police"]: Tier.SUMMARY, town["foodbank"]: Tier.SUMMARY})
     body = client.get("/api/v1/demand?by=person&top=100").content.decode()
     assert "Wrightpolice7" in body
@@ -232,7 +234,7 @@ def test_rankings_and_the_api_name_people_only_from_records_that_identify_them(c
         housing = AgencyFactory(code=f"H{reference[-1]}", name=f"Housing {reference}")
         record = AgencyPerson.objects.create(agency=housing, person_ref="X", family_name=f"Housed{reference[-1]}")
         PersonLink.objects.create(agency_person=record, person=town["lodger"], match_probability=0.9)
-        agreement_create(actor=None, reference=reference, title="t", lawful_basis="public_task", purposes="p",
+        agreement_create(actor=None, reference=reference, title="t", lawful_basis="public_task", purposes="p", purpose_codes=PURPOSES,
                          data_categories=categories, starts_on=dt.date(2020, 1, 1),
                          parties={housing: tier, town["foodbank"]: tier})
     lodger_page = client.get(f"/people/{town['lodger'].pk}/")  # known now only through the police agreement

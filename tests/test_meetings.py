@@ -272,7 +272,7 @@ def test_staff_see_their_series_meetings_and_analysts_see_counts_only(world, cli
     page = client.get(f"/meetings/{meeting.pk}/").content.decode()
     assert "Quorn" not in page and "A person your agency holds no record of" in page
     agreement_create(actor=None, reference="MARAC-ISA", title="MARAC protocol", lawful_basis="law_enforcement",
-                     purposes="Safety planning", data_categories=["identity", "contacts"],
+                     purposes="Safety planning", purpose_codes=["marac"], data_categories=["identity", "contacts"],
                      starts_on=dt.date(2020, 1, 1), parties={world["police"]: Tier.FULL, world["housing"]: Tier.FULL})
     views = AuditEvent.objects.filter(action=AuditEvent.Action.VIEW, object_type="meeting").count()
     page = client.get(f"/meetings/{meeting.pk}/").content.decode()

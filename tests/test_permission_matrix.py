@@ -30,6 +30,8 @@ from tests.auth import sign_in
 from tests.factories import AgencyFactory, UserFactory
 from tests.test_meetings import plant_series_of
 
+PURPOSES = ["finding_families", "key_work"]  # the everyday purpose, and key work on cases
+
 pytestmark = pytest.mark.django_db
 
 B_SECRET_NAME = "Zebedee"  # a family name only agency B holds
@@ -254,7 +256,7 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
     break_glass_roles_default(actor=None, agency=alpha)  # its key workers and practitioners may break the glass
     if with_agreement:
         agreement_create(actor=None, reference="ISA-AB", title="A and B", lawful_basis="public_task",
-                         purposes="Testing", data_categories=["identity", "contacts"], starts_on="2020-01-01",
+                         purposes="Testing", purpose_codes=PURPOSES, data_categories=["identity", "contacts", "needs"], starts_on="2020-01-01",
                          parties={alpha: Tier.FULL, agency_b["agency"]: Tier.FULL})
     user = UserFactory(agency=alpha, role=role)
     sign_in(client, user)

@@ -11,6 +11,8 @@ from tests.auth import sign_in
 from tests.factories import UserFactory
 from tests.test_demand import city  # noqa: F401  (fixture)
 
+PURPOSES = ["finding_families", "key_work"]  # the everyday purpose, and key work on cases
+
 pytestmark = pytest.mark.django_db
 
 
@@ -33,8 +35,8 @@ def test_own_agency_full_others_signpost_without_agreement(client, city):  # noq
 
 
 def test_agreement_raises_the_tier_and_is_recorded(client, city):  # noqa: F811
-    agreement_create(actor=None, reference="ISA-HP", title="t", lawful_basis="public_task", purposes="p",
-                     data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
+    agreement_create(actor=None, reference="ISA-HP", title="t", lawful_basis="public_task", purposes="p", purpose_codes=PURPOSES,
+                     data_categories=["identity", "contacts", "needs"], starts_on=dt.date(2020, 1, 1),
                      parties={agency("HOUSING"): Tier.FULL, agency("POLICE"): Tier.FULL})
     worker = UserFactory(agency=agency("HOUSING"), role=Role.KEY_WORKER)
     sign_in(client, worker)

@@ -48,7 +48,7 @@ from onecase.meetings.rules import may_see_meeting
 from onecase.meetings.selectors import meetings_visible_to
 from onecase.meetings.services import meeting_create, series_create
 from onecase.people.models import AgencyPerson, Person, PersonLink
-from onecase.sharing.models import Tier
+from onecase.sharing.models import DataCategory, Tier
 from onecase.sharing.rules import disclosure_for
 from onecase.sharing.services import agreement_create
 
@@ -61,7 +61,12 @@ users = st.lists(
 )
 records = st.lists(st.tuples(st.sampled_from(AGENCIES), st.integers(0, 3)), min_size=0, max_size=12)
 jobs = st.lists(st.sampled_from(AGENCIES + [None]), max_size=4)
-agreements = st.lists(st.tuples(st.sampled_from(AGENCIES), st.sampled_from(AGENCIES), st.integers(1, 3)), max_size=3)
+agreements = st.lists(
+    st.tuples(st.sampled_from(AGENCIES), st.sampled_from(AGENCIES), st.integers(1, 3),
+              st.sets(st.sampled_from(["identity", "contacts", "needs"]), min_size=1),
+              st.sets(st.sampled_from(["finding_families", "key_work", "marac"]), min_size=1)),
+    max_size=3,
+)
 
 
 @pytest.mark.django_db
@@ -88,11 +93,11 @@ def check(users, records, jobs, agreements):
         ImportJob.objects.create(created_by=creator, agency=agencies.get(code), original_name=f"f{n}.csv",
                                  stored_path=f"/nowhere/{n}")
     sharing = set()
-    for n, (first, second, tier) in enumerate(agreements):
+    for n, (first, second, tier, categories, purposes) in enumerate(agreements):
         if first != second:
             agreement_create(actor=None, reference=f"ISA-{n}", title="t", lawful_basis="public_task",
-                             purposes="p", data_categories=["identity"], starts_on="2020-01-01",
-                             parties={agencies[first]: tier, agencies[second]: tier})
+                             purposes="p", purpose_codes=sorted(purposes), data_categories=sorted(categories),
+                             starts_on="2020-01-01", parties={agencies[first]: tier, agencies[second]: tier})
             sharing |= {(first, second), (second, first)}
     for n, (code, role, active) in enumerate(users):
         user = User.objects.create(username=f"u{n}", agency=agencies.get(code), role=role, is_active=active)
@@ -102,9 +107,15 @@ def check(users, records, jobs, agreements):
         assert contacts_visible_to(user).count() == len(allowed)
         job_ids = set(jobs_visible_to(user).values_list("pk", flat=True))
         assert job_ids == {j.pk for j in ImportJob.objects.all() if may_view_job(user, j)}
-        # Search and export (the demand ranking and its CSV) count exactly what disclosure allows.
+        # Search and export (the demand ranking and its CSV) count exactly what disclosure of
+        # contacts allows: an agreement counts only if it lists contacts and the everyday purpose.
         counted = {a.pk for a in agencies.values() if role == Role.ANALYST and active
-                   or disclosure_for(user, a.pk).tier >= Tier.SUMMARY}
+                   or disclosure_for(user, a.pk, category=DataCategory.CONTACTS).tier >= Tier.SUMMARY}
+        for a in agencies.values():
+            if a.pk != user.agency_id and not (role == Role.PARTNERSHIP_ADMIN and active) and a.pk in counted \
+                    and role != Role.ANALYST:
+                listed = [(c, p) for (f, s, _, c, p) in agreements if {f, s} == {code, a.code}]
+                assert any("contacts" in c and "finding_families" in p for c, p in listed)
         ranked = {row["person_id"]: row["contacts_total"] for row in demand_ranking(user, by="person", top=1000)}
         expected = {}
         for contact in Contact.objects.filter(agency_id__in=counted):

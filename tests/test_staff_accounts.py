@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError
 
 from onecase.accounts.models import Role, User
-from onecase.accounts.services import user_deactivate, user_update
+from onecase.accounts.services import user_create, user_deactivate, user_update
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
 from tests.auth import sign_in
@@ -136,3 +136,15 @@ def test_a_password_set_in_the_admin_is_audited_without_its_value(client, superu
     assert leaver.check_password("another long passphrase 42")
     event = AuditEvent.objects.get(object_type="user", object_id=str(leaver.pk), detail__changed__isnull=False)
     assert event.user_id == superuser.pk and event.detail == {"changed": ["password"]}
+
+
+def test_agency_administrators_create_accounts_only_in_their_agency_and_below_partnership(leaver):
+    police_admin = UserFactory(agency=leaver.agency, role=Role.AGENCY_ADMIN)
+    fire = AgencyFactory(code="FIRE")
+    for agency, role in [(leaver.agency, Role.PARTNERSHIP_ADMIN), (fire, Role.KEY_WORKER), (None, Role.AUDITOR)]:
+        with pytest.raises(PermissionDenied):
+            user_create(actor=police_admin, username=f"new-{role}", agency=agency, role=role, password=None)
+    assert not User.objects.filter(username__startswith="new-").exists()
+    made = user_create(actor=police_admin, username="new-worker", agency=leaver.agency, role=Role.KEY_WORKER,
+                       password=None)
+    assert AuditEvent.objects.get(object_type="user", object_id=str(made.pk)).user == police_admin

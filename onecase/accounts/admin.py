@@ -6,8 +6,14 @@ from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import PermissionDenied
 
 from onecase.accounts.models import Agency, User
-from onecase.accounts.services import USER_FIELDS, user_create, user_deactivate, user_password_set, user_update
-from onecase.accounts.signals import agency_created
+from onecase.accounts.services import (
+    USER_FIELDS,
+    agency_create,
+    user_create,
+    user_deactivate,
+    user_password_set,
+    user_update,
+)
 from onecase.audit.services import client_ip
 
 
@@ -18,10 +24,16 @@ class AgencyAdmin(admin.ModelAdmin):
     search_fields = ("name", "code")
     ordering = ("name",)
 
+    def get_readonly_fields(self, request, obj=None):
+        return ("code", "created_at") if obj is not None else ("created_at",)  # imports key on the code
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # records, cases and the audit trail refer to it
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
-            agency_created.send(sender=Agency, actor=request.user, agency=obj)
+        saved = agency_create(actor=request.user, code=obj.code, name=obj.name, sector=obj.sector,
+                              contact_route=obj.contact_route)
+        obj.pk, obj.code = saved.pk, saved.code
 
 
 # The request whose administrator is setting a password: Django's password page builds the form

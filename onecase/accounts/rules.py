@@ -34,7 +34,7 @@ def may_see_records_of(user, agency_id: int) -> bool:
 
     Another agency's records reach a user only through disclosure (``sharing.rules``).
     """
-    if not is_staff_member(user) or user.role in NO_PERSON_ACCESS:
+    if not sees_people(user):
         return False
     return sees_whole_partnership(user) or user.agency_id == agency_id
 
@@ -89,6 +89,17 @@ def may_change_user(actor, user, changes: dict) -> bool:
         return False
     agency = changes.get("agency", user.agency_id)
     return getattr(agency, "pk", agency) == actor.agency_id and changes.get("role", user.role) != Role.PARTNERSHIP_ADMIN
+
+
+def may_create_user(actor, agency, role: str) -> bool:
+    """May ``actor`` create an account in ``agency`` with ``role``? The partnership any; an agency
+    administrator in their own agency, below partnership administrator (as ``may_change_user``)."""
+    if not is_staff_member(actor):
+        return False
+    if actor.is_superuser or sees_whole_partnership(actor):
+        return True
+    return (actor.role == Role.AGENCY_ADMIN and agency is not None and actor.agency_id == agency.pk
+            and role != Role.PARTNERSHIP_ADMIN)
 
 
 def may_create_token_for(user, owner) -> bool:

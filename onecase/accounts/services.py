@@ -12,10 +12,10 @@ from onecase.accounts.rules import (
     may_change_user,
     may_create_agencies,
     may_create_token_for,
+    may_create_user,
     may_deactivate,
     may_revoke_token,
     refuses_demo_device,
-    sees_whole_partnership,
 )
 from onecase.accounts.signals import agency_created
 from onecase.audit.models import AuditEvent
@@ -30,8 +30,10 @@ TOKEN_DAYS_MAX = 366
 
 
 @transaction.atomic
-def agency_create(*, actor, code: str, name: str, sector: str = Sector.OTHER) -> Agency:
-    """Create an agency, or update the name and sector of an existing one with that code.
+def agency_create(*, actor, code: str, name: str, sector: str = Sector.OTHER, contact_route: str | None = None
+                  ) -> Agency:
+    """Create an agency, or update the name and sector (and, when given, the contact route) of an
+    existing one with that code. The admin pages save agencies through it too.
 
     ``actor`` None is the command line (a trusted operator).
     """
@@ -42,7 +44,10 @@ def agency_create(*, actor, code: str, name: str, sector: str = Sector.OTHER) ->
         raise ValidationError("Agency codes use letters, digits, - or _ only (at most 40).")
     if sector not in Sector.values:
         raise ValidationError(f"Unknown sector {sector!r}; choose one of {', '.join(Sector.values)}.")
-    agency, created = Agency.objects.update_or_create(code=code, defaults={"name": name, "sector": sector})
+    fields = {"name": name, "sector": sector}
+    if contact_route is not None:
+        fields["contact_route"] = contact_route
+    agency, created = Agency.objects.update_or_create(code=code, defaults=fields)
     if created:
         agency_created.send(sender=Agency, actor=actor, agency=agency)  # sharing: break-the-glass defaults
     audit_record(
@@ -60,9 +65,8 @@ def user_create(*, actor, username: str, agency: Agency | None, role: str, passw
                 ip=None) -> User:
     """Create a staff account in ``agency`` with ``role``. Passwords are hashed with Argon2; None: no password
     sign-in until one is set."""
-    if actor is not None and not sees_whole_partnership(actor):
-        if not (actor.role == Role.AGENCY_ADMIN and agency is not None and actor.agency_id == agency.pk):
-            raise PermissionDenied("You may only create accounts in your own agency.")
+    if actor is not None and not may_create_user(actor, agency, role):
+        raise PermissionDenied("You may only create accounts in your own agency, below partnership administrator.")
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
     if User.objects.filter(username=username).exists():

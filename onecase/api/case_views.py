@@ -32,6 +32,7 @@ from onecase.cases.selectors import (
     invitation_for,
 )
 from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
+from onecase.sharing.models import Purpose
 from onecase.sharing.services import client_ip
 
 ERRORS = {400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
@@ -90,6 +91,9 @@ class GrantSerializer(serializers.Serializer):
     username = serializers.CharField(source="invitee.username", default=None)
     agency = serializers.CharField(source="agency.code")
     purpose = serializers.CharField()
+    purpose_code = serializers.CharField(help_text="What the work is for: the purpose carried into disclosures.")
+    agreement = serializers.CharField(source="agreement.reference", default=None,
+                                      help_text="The sharing agreement the pull-in relies on, across agencies.")
     may_see = serializers.ListField(child=serializers.CharField())
     may_add = serializers.ListField(child=serializers.CharField())
     starts_on = serializers.DateField()
@@ -143,11 +147,16 @@ class EntrySerializer(serializers.Serializer):
     title = serializers.CharField()
     detail = serializers.CharField()
     who = serializers.CharField()
+    shared_under = serializers.CharField(
+        help_text="For another agency's contact: the sharing agreement and purpose it was disclosed under."
+    )
 
 
 class GrantCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     purpose = serializers.CharField(max_length=500)
+    purpose_code = serializers.ChoiceField(choices=Purpose.choices, default=Purpose.KEY_WORK,
+                                           help_text="What the work is for (default key work).")
     ends_on = serializers.DateField()
     may_see = serializers.ListField(child=serializers.ChoiceField(choices=Section.choices), required=False)
     may_add = serializers.ListField(child=serializers.ChoiceField(choices=Section.choices), required=False)
@@ -384,7 +393,8 @@ class CaseGrants(APIView):
             return Response({"username": ["Nobody who may be pulled into this case has this username."]}, status=400)
         try:
             grant = services.grant_invite(
-                actor=request.user, case=case, invitee=invitee, purpose=params["purpose"], ends_on=params["ends_on"],
+                actor=request.user, case=case, invitee=invitee, purpose=params["purpose"],
+                purpose_code=params["purpose_code"], ends_on=params["ends_on"],
                 may_see=params.get("may_see"), may_add=params.get("may_add"), ip=client_ip(request),
             )
         except ValidationError as error:

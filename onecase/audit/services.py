@@ -47,7 +47,8 @@ def disclosure_record(
     """Record that ``owner_agency_id``'s records about a person (or, with ``object_type``
     "household", about a household's people) were disclosed to ``user``.
 
-    ``disclosure`` is the ``sharing.rules.Disclosure`` relied on: its tier, basis and agreement.
+    ``disclosure`` is the ``sharing.rules.Disclosure`` relied on: its tier, basis, agreement and
+    the purpose the agreement was relied on for.
     """
     return audit_record(
         user=user,
@@ -61,6 +62,7 @@ def disclosure_record(
             "tier": disclosure.tier.label,
             "basis": disclosure.basis,
             "agreement": disclosure.agreement.reference if disclosure.agreement else None,
+            "agreement_purpose": getattr(disclosure, "purpose", "") or None,
         },
     )
 
@@ -87,6 +89,7 @@ def disclosures_record(*, user, disclosures: list[tuple[str, int, int, object]],
                 "tier": disclosure.tier.label,
                 "basis": disclosure.basis,
                 "agreement": disclosure.agreement.reference if disclosure.agreement else None,
+                "agreement_purpose": getattr(disclosure, "purpose", "") or None,
             },
         )
         for object_type, object_id, owner_agency_id, disclosure in disclosures

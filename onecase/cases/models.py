@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from onecase.concurrency import version_field
 from onecase.people.models import ONE_SUBJECT, SubjectMixin
+from onecase.sharing.models import Purpose
 
 
 class Status(models.TextChoices):
@@ -140,6 +141,10 @@ class Grant(models.Model):
     )
     agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="case_grants")
     purpose = models.CharField(max_length=500)
+    purpose_code = models.CharField(
+        "purpose of the work", max_length=30, choices=Purpose.choices, default=Purpose.KEY_WORK,
+        help_text="What the pull-in is for: another agency's records are shared only under an agreement for it.",
+    )
     may_see = models.JSONField(default=list, help_text="Sections the invitee may see.")
     may_add = models.JSONField(default=list, help_text="Sections the invitee may add to.")
     starts_on = models.DateField(default=timezone.localdate)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from onecase.accounts.models import Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.cases.models import Grant, Section
+from onecase.sharing.models import Purpose
 from onecase.sharing.selectors import known_households, known_people
 
 # Roles that may hold a case as its key worker.
@@ -75,6 +76,14 @@ def grants_for(user, case) -> list[Grant]:
     if not is_staff_member(user):
         return []
     return list(case.grants.filter(grants_in_force_q(), invitee=user))
+
+
+def purposes_on_case(user, case) -> dict[str, str]:
+    """{purpose: where it comes from} that ``user``'s work on ``case`` carries into disclosures:
+    key work for the case team, each grant's own purpose for those pulled in."""
+    if is_case_team(user, case):
+        return {Purpose.KEY_WORK.value: f"case {case.reference}"}
+    return {grant.purpose_code: f"pull-in to case {case.reference}" for grant in grants_for(user, case)}
 
 
 def sections_visible(user, case) -> frozenset[str]:

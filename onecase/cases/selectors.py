@@ -24,13 +24,14 @@ from onecase.cases.rules import (
     may_manage_case,
     may_open_case_on,
     may_open_cases,
+    purposes_on_case,
     sections_visible,
 )
 from onecase.contacts.models import Contact
 from onecase.costs.selectors import cost_by
 from onecase.people.models import Household, Person
-from onecase.sharing.models import AuditEvent, Tier
-from onecase.sharing.rules import Disclosure, disclosure_for
+from onecase.sharing.models import AuditEvent, DataCategory, Purpose, Tier
+from onecase.sharing.rules import Disclosure, disclosure_for, disclosures_for
 from onecase.sharing.selectors import known_households, known_people, people_holding_own_records, person_names
 from onecase.sharing.services import audit_record, disclosure_record
 
@@ -183,6 +184,7 @@ class Entry:
     who: str = ""
     person_id: int | None = None  # a contact: the person it is about
     agency_id: int | None = None  # a contact: the agency holding it
+    shared_under: str = ""  # another agency's contact: the agreement and purpose relied on
 
 
 @dataclass
@@ -215,18 +217,26 @@ def chronology_for(user, case: Case, *, limit: int = 300) -> Chronology:
         contacts = subject_contacts(case)
         person_id = case.person_id
         agency_ids = set(contacts.order_by().values_list("agency_id", flat=True).distinct())
+        purposes = purposes_on_case(user, case)
+        words: set[int] = set()
         for agency_id in agency_ids:
-            disclosures[agency_id] = disclosure_for(user, agency_id, person_id=person_id)
+            found = disclosures_for(user, agency_id, person_id=person_id, purposes=purposes,
+                                    categories=(DataCategory.CONTACTS, DataCategory.NEEDS))
+            disclosures[agency_id] = found[DataCategory.CONTACTS]
+            if found[DataCategory.NEEDS].tier >= Tier.FULL:
+                words.add(agency_id)
         full = [a for a, d in disclosures.items() if d.tier >= Tier.FULL]
         withheld = len(agency_ids) - len(full)
         for c in contacts.filter(agency_id__in=full).select_related("agency", "need_category").order_by(
             "-occurred_at"
         )[:limit]:
             need = c.need_category.name if c.need_category else ""
+            said = c.presenting_need if c.agency_id in words else "Presenting need not shared under the agreement"
             entries.append(Entry(at=c.occurred_at, source="contact", agency=c.agency.code,
                                  title=c.contact_type.replace("_", " ").capitalize(),
-                                 detail=c.presenting_need + (f" ({need})" if need else ""),
-                                 person_id=c.person_id, agency_id=c.agency_id))
+                                 detail=said + (f" ({need})" if need and c.agency_id in words else ""),
+                                 person_id=c.person_id, agency_id=c.agency_id,
+                                 shared_under=disclosures[c.agency_id].relied_on))
     entries.sort(key=lambda e: e.at, reverse=True)
     return Chronology(entries=entries[:limit], disclosures=disclosures, withheld_agencies=withheld)
 
@@ -273,10 +283,13 @@ def case_costs_for(user, case: Case) -> CaseCosts:
     costs = cost_by(contacts, "agency_id")
     agencies = {a.pk: a for a in Agency.objects.filter(pk__in=counts)}
     rows, other_n, other_cost = [], 0, Decimal("0")
+    purposes = purposes_on_case(user, case)
     for agency_id, n in counts.items():
         cost = costs.get(agency_id, Decimal("0"))
-        if disclosure_for(user, agency_id, person_id=case.person_id).tier >= Tier.SUMMARY:
-            rows.append({"agency": agencies[agency_id], "contacts": n, "cost": cost})
+        disclosure = disclosure_for(user, agency_id, person_id=case.person_id, category=DataCategory.CONTACTS,
+                                    purposes=purposes)
+        if disclosure.tier >= Tier.SUMMARY:
+            rows.append({"agency": agencies[agency_id], "contacts": n, "cost": cost, "disclosure": disclosure})
         else:
             other_n, other_cost = other_n + n, other_cost + cost
     rows.sort(key=lambda r: (-r["cost"], r["agency"].name))
@@ -295,7 +308,7 @@ def case_costs_read(user, case: Case, *, ip=None, export: bool = False) -> CaseC
         for row in costs.rows:
             if row["agency"].pk != user.agency_id:
                 disclosure_record(user=user, person_id=subject_id, owner_agency_id=row["agency"].pk,
-                                  disclosure=disclosure_for(user, row["agency"].pk, person_id=case.person_id),
+                                  disclosure=row["disclosure"],
                                   purpose=f"case {case.reference} costs", ip=ip, object_type=subject)
     return costs
 
@@ -482,3 +495,36 @@ def caseload_people(user_ids) -> dict[int, set[int]]:
         person, household = subjects[case_id]
         found.setdefault(user_id, set()).update({person} if person else members.get(household, set()))
     return found
+
+
+def case_work_purposes(user, person_ids: list[int] | None = None) -> list[tuple[int, str, str]]:
+    """(person id, purpose, where it comes from) for the people of live cases ``user`` works: key
+    work on their own agency's cases, and each pull-in grant's own purpose. A ``sharing.purposes``
+    source, so that a disclosure relies on an agreement only for the work in hand."""
+    if not sees_people(user) or user.agency_id is None:
+        return []
+    team = Q(key_worker=user)
+    if user.role in CASE_WORKING_ROLES:
+        team |= Q(agency_id=user.agency_id)
+    cases = Case.objects.filter(status__in=LIVE_STATUSES)
+    if person_ids is not None:
+        households = Person.objects.filter(pk__in=list(person_ids), household_id__isnull=False)
+        cases = cases.filter(Q(person_id__in=list(person_ids)) | Q(household_id__in=households.values("household_id")))
+    found = [(pk, person, household, Purpose.KEY_WORK.value)
+             for pk, person, household in cases.filter(team).values_list("pk", "person_id", "household_id")]
+    found += [(row["case_id"], row["case__person_id"], row["case__household_id"], row["purpose_code"])
+              for row in Grant.objects.filter(grants_in_force_q(), invitee=user, case__in=cases)
+              .values("case_id", "case__person_id", "case__household_id", "purpose_code")]
+    members: dict[int, list[int]] = {}
+    for pk, household in Person.objects.filter(
+        household_id__in={household for _, _, household, _ in found if household}
+    ).values_list("pk", "household_id"):
+        members.setdefault(household, []).append(pk)
+    wanted = None if person_ids is None else set(person_ids)
+    rows = []
+    for case_id, person, household, purpose in found:
+        where = f"case {Case(pk=case_id).reference}"
+        for person_id in [person] if person else members.get(household, []):
+            if wanted is None or person_id in wanted:
+                rows.append((person_id, purpose, where))
+    return rows

@@ -44,7 +44,7 @@ from onecase.concurrency import check_version, lock
 from onecase.contacts.models import NeedCategory, NeedKeyword
 from onecase.contacts.needs import NeedMatcher
 from onecase.people.models import Household, Person
-from onecase.sharing.models import AuditEvent
+from onecase.sharing.models import AuditEvent, Purpose
 from onecase.sharing.rules import agreements_in_force
 from onecase.sharing.services import audit_record
 
@@ -249,11 +249,15 @@ def need_outcome(*, actor, need: Need, outcome: str, evidence: str, expected_ver
 @transaction.atomic
 def grant_invite(*, actor, case: Case, purpose: str, ends_on: dt.date, invitee: User | None = None,
                  agency=None, may_see: list[str] | None = None, may_add: list[str] | None = None,
-                 ip=None) -> Grant:
+                 purpose_code: str = Purpose.KEY_WORK, ip=None) -> Grant:
     """Pull a practitioner (or any case worker of an agency) into the case, for a purpose, until a date.
 
-    Across agencies the grant needs a sharing agreement in force between them; it is recorded.
+    Across agencies the grant needs a sharing agreement in force between them that lists the
+    grant's purpose (``purpose_code``); it is recorded, and the purpose is carried into what the
+    invitee is shown.
     """
+    if purpose_code not in Purpose.values:
+        raise ValidationError(f"Unknown purpose: choose from {', '.join(Purpose.labels)}.")
     if actor is not None:
         _require(actor.pk == case.key_worker_id or may_manage_case(actor, case),
                  "Only the key worker may pull people into this case.")
@@ -282,17 +286,19 @@ def grant_invite(*, actor, case: Case, purpose: str, ends_on: dt.date, invitee: 
         raise ValidationError("Choose at least one section the invitee may see.")
     agreement = None
     if agency.pk != case.agency_id:
-        agreement = agreements_in_force(between=(case.agency_id, agency.pk)).order_by("pk").first()
+        agreement = next((a for a in agreements_in_force(between=(case.agency_id, agency.pk)).order_by("reference")
+                          if purpose_code in (a.purpose_codes or [])), None)
         if agreement is None:
             raise ValidationError(
-                f"There is no sharing agreement in force between {case.agency.code} and {agency.code}, "
-                "so they cannot be pulled in."
+                f"There is no sharing agreement in force between {case.agency.name} and {agency.name} "
+                f"for {Purpose(purpose_code).label.lower()}, so they cannot be pulled in for it."
             )
     if case.grants.filter(invitee=invitee, agency=agency, state__in=[Grant.State.INVITED, Grant.State.ACCEPTED],
                           ends_on__gte=today).exists():
         raise ValidationError("They already have a pull-in on this case; revoke it to change it.")
     grant = Grant.objects.create(
-        case=case, invitee=invitee, agency=agency, purpose=purpose.strip(), may_see=may_see, may_add=may_add,
+        case=case, invitee=invitee, agency=agency, purpose=purpose.strip(), purpose_code=purpose_code,
+        may_see=may_see, may_add=may_add,
         starts_on=today, ends_on=ends_on, agreement=agreement, invited_by=actor or case.key_worker,
     )
     who = invitee.username if invitee else f"any case worker at {agency.code}"

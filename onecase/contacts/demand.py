@@ -25,7 +25,7 @@ from onecase.contacts.models import Contact, DemandClass, DemandCount, DemandTot
 from onecase.costs.models import UnitCost
 from onecase.costs.selectors import cost_by
 from onecase.people.models import Address, Household
-from onecase.sharing.models import Tier
+from onecase.sharing.models import DataCategory, Tier
 from onecase.sharing.rules import disclosure_for
 from onecase.sharing.selectors import known_addresses, known_households, person_names
 
@@ -71,7 +71,8 @@ def demand_scope(user) -> DemandScope:
     if not sees_people(user):
         return DemandScope(frozenset(), False)
     counted = frozenset(
-        agency.pk for agency in Agency.objects.all() if disclosure_for(user, agency.pk).tier >= Tier.SUMMARY
+        agency.pk for agency in Agency.objects.all()
+        if disclosure_for(user, agency.pk, category=DataCategory.CONTACTS).tier >= Tier.SUMMARY
     )
     return DemandScope(counted, True)
 
@@ -175,7 +176,7 @@ def demand_search(user, *, ip=None, export: bool = False, api: bool = False, **r
                 if agency_id == getattr(user, "agency_id", None):
                     continue
                 if agency_id not in disclosures:
-                    disclosures[agency_id] = disclosure_for(user, agency_id)
+                    disclosures[agency_id] = disclosure_for(user, agency_id, category=DataCategory.CONTACTS)
                 shown.append((by, row[f"{by}_id"], agency_id, disclosures[agency_id]))
     with transaction.atomic():
         audit_record(user=user, action=AuditEvent.Action.EXPORT if export else AuditEvent.Action.SEARCH,

@@ -23,8 +23,9 @@ from onecase.contacts.models import Contact, DemandClass
 from onecase.contacts.rules import may_view_profiles
 from onecase.costs.selectors import cost_by
 from onecase.people.models import AgencyPerson, Household, Person, PersonLink
-from onecase.sharing.models import Tier
-from onecase.sharing.rules import Disclosure, disclosure_for, identity_agency_ids, identity_raised_for
+from onecase.sharing.models import DataCategory, Tier
+from onecase.sharing.purposes import purposes_for
+from onecase.sharing.rules import Disclosure, disclosures_for, identity_agency_ids, identity_raised_for
 from onecase.sharing.selectors import (
     involved_agencies,
     known_households,
@@ -41,8 +42,10 @@ class AgencyView:
     contacts: int = 0
     failures: int = 0
     cost: Decimal = Decimal("0.00")
-    records: list = field(default_factory=list)  # AgencyPerson rows, full tier only
-    needs: Counter = field(default_factory=Counter)  # summary tier and above
+    records: list = field(default_factory=list)  # AgencyPerson rows, identity at full tier only
+    needs: Counter = field(default_factory=Counter)  # needs at summary tier and above
+    identity_tier: Tier = Tier.SIGNPOST
+    needs_tier: Tier = Tier.SIGNPOST
 
     @property
     def tier(self) -> Tier:
@@ -122,13 +125,28 @@ def subject_profile(user, *, kind: str, pk: int, chronology_limit: int = 500) ->
         held[agency_id].add(person_id)
     signposted = people_holding_own_records(user, members)
     identifying = identity_agency_ids(user)
-    raised = identity_raised_for(user).get(pk, frozenset()) if kind == "person" else frozenset()
+    raised_for = identity_raised_for(user)
+    # Raised for every one of the subject's people (a case on the household, say): that agency identifies them.
+    raised: frozenset[int] | None = None
+    for member in members:
+        more = raised_for.get(member, frozenset())
+        raised = more if raised is None else (raised if more is None else raised & more)
+    if not members:
+        raised = frozenset()
+    purposes = purposes_for(user, members)
     views = {}
     for agency in Agency.objects.filter(pk__in=held).order_by("name"):
-        disclosure = disclosure_for(user, agency.pk, person_id=pk if kind == "person" else None)
+        found = disclosures_for(user, agency.pk, person_id=pk if kind == "person" else None, purposes=purposes,
+                                categories=(DataCategory.IDENTITY, DataCategory.CONTACTS, DataCategory.NEEDS))
+        identity, shared = found[DataCategory.IDENTITY], found[DataCategory.CONTACTS]
         identifies = identifying is None or agency.pk in identifying or raised is None or agency.pk in raised
-        if identifies and disclosure.tier >= Tier.SUMMARY:
-            views[agency.pk] = AgencyView(agency=agency, disclosure=disclosure)
+        if identifies and identity.tier >= Tier.SUMMARY:
+            # What of its contacts the agreement shares; naming the person alone is no more than a signpost of them.
+            views[agency.pk] = AgencyView(
+                agency=agency, disclosure=shared if shared.tier >= Tier.SUMMARY else Disclosure(
+                    Tier.SIGNPOST, identity.agreement, identity.basis, identity.purpose, identity.purpose_source),
+                identity_tier=identity.tier, needs_tier=found[DataCategory.NEEDS].tier,
+            )
         elif held[agency.pk] & signposted:
             views[agency.pk] = AgencyView(agency=agency, disclosure=Disclosure(Tier.SIGNPOST, basis="signpost"))
     counted = [k for k, v in views.items() if v.tier >= Tier.SUMMARY]
@@ -142,18 +160,23 @@ def subject_profile(user, *, kind: str, pk: int, chronology_limit: int = 500) ->
         views[row["agency_id"]].failures = row["failures"]
     for agency_id, cost in cost_by(contacts.filter(agency_id__in=counted), "agency_id").items():
         views[agency_id].cost = cost
-    for agency_id, need in contacts.filter(agency_id__in=counted).values_list("agency_id", "need_category__name"):
+    with_needs = [k for k in counted if views[k].needs_tier >= Tier.SUMMARY]
+    for agency_id, need in contacts.filter(agency_id__in=with_needs).values_list("agency_id", "need_category__name"):
         views[agency_id].needs[need or "Not yet categorised"] += 1
 
     full = [k for k, v in views.items() if v.tier >= Tier.FULL]
+    named = [k for k, v in views.items() if v.identity_tier >= Tier.FULL]
     people = _people(user, person_ids)
-    for record in AgencyPerson.objects.filter(pk__in=records, agency_id__in=full).select_related("agency"):
+    for record in AgencyPerson.objects.filter(pk__in=records, agency_id__in=named).select_related("agency"):
         views[record.agency_id].records.append(record)
     chronology = list(
         contacts.filter(agency_id__in=full).select_related("agency", "need_category").order_by("-occurred_at")[
             :chronology_limit
         ]
     )
+    for contact in chronology:
+        # The citizen's words are needs data: shown only where the agreement shares needs in full.
+        contact.words_shared = views[contact.agency_id].needs_tier >= Tier.FULL
     return Profile(
         kind=kind,
         subject=subject,

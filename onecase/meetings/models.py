@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onecase.people.models import ONE_SUBJECT, SubjectMixin
+from onecase.sharing.models import Purpose
 
 
 class MeetingType(models.TextChoices):
@@ -23,6 +24,19 @@ class MeetingType(models.TextChoices):
     ASB_CASE_REVIEW = "asb_case_review", "ASB case review"
     COMPLEX_CASE_PANEL = "complex_case_panel", "Complex case panel"
     TEAM_AROUND_FAMILY = "team_around_family", "Team around the family"
+
+    @property
+    def purpose(self) -> str:
+        """The purpose the meeting's work carries into disclosures (``sharing.models.Purpose``)."""
+        return MEETING_PURPOSES[self]
+
+
+MEETING_PURPOSES = {
+    MeetingType.MARAC: Purpose.MARAC,
+    MeetingType.ASB_CASE_REVIEW: Purpose.ASB_CASE_REVIEW,
+    MeetingType.COMPLEX_CASE_PANEL: Purpose.KEY_WORK,
+    MeetingType.TEAM_AROUND_FAMILY: Purpose.KEY_WORK,
+}
 
 
 class Series(models.Model):

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
@@ -21,7 +22,16 @@ from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record
 from onecase.cases.rules import sections_visible
 from onecase.contacts.demand import subject_labels as demand_labels
-from onecase.meetings.models import AgendaItem, Attendee, AttendeeRole, Meeting, Minutes, Series
+from onecase.meetings.models import (
+    MEETING_PURPOSES,
+    AgendaItem,
+    Attendee,
+    AttendeeRole,
+    Meeting,
+    MeetingType,
+    Minutes,
+    Series,
+)
 from onecase.meetings.rules import may_read_minutes, member_agency_ids, sees_aggregates_only
 from onecase.people.models import Household, Person
 from onecase.sharing.selectors import known_households, known_people
@@ -373,3 +383,37 @@ def meeting_costs_read(user, *, since: dt.date, until: dt.date, ip=None, export:
     _viewed(user, "meeting_costs", ip=ip, export=export, meetings=len(report.meetings),
             subjects=report.subjects_counted, since=since.isoformat(), until=until.isoformat())
     return report
+
+
+# How long after a meeting its purpose still covers the work on its agenda (actions, follow-up).
+MEETING_WORK_DAYS = 90
+
+
+def meeting_work_purposes(user, person_ids: list[int] | None = None) -> list[tuple[int, str, str]]:
+    """(person id, purpose, where it comes from) for the people on the agenda of the meetings of
+    ``user``'s series (its member agencies prepare, attend and follow up), from their preparation
+    until ``MEETING_WORK_DAYS`` after: the purpose of the meeting's type (MARAC: safety planning).
+    A ``sharing.purposes`` source."""
+    if not sees_people(user):
+        return []
+    since = timezone.localdate() - dt.timedelta(days=MEETING_WORK_DAYS)
+    items = AgendaItem.objects.filter(
+        meeting__in=meetings_visible_to(user).filter(held_on__gte=since).exclude(status=Meeting.Status.CANCELLED)
+    )
+    if person_ids is not None:
+        households = Person.objects.filter(pk__in=list(person_ids), household_id__isnull=False)
+        items = items.filter(Q(person_id__in=list(person_ids)) | Q(household_id__in=households.values("household_id")))
+    found = set(items.values_list("person_id", "household_id", "meeting__series__kind", "meeting__held_on"))
+    members: dict[int, list[int]] = defaultdict(list)
+    for pk, household in Person.objects.filter(
+        household_id__in={household for _, household, _, _ in found if household}
+    ).values_list("pk", "household_id"):
+        members[household].append(pk)
+    wanted = None if person_ids is None else set(person_ids)
+    rows = []
+    for person, household, kind, held_on in sorted(found, key=lambda row: row[3], reverse=True):
+        where = f"{MeetingType(kind).label.split(' (')[0]} of {held_on.day} {held_on:%b %Y}"
+        for person_id in [person] if person else members.get(household, []):
+            if wanted is None or person_id in wanted:
+                rows.append((person_id, MEETING_PURPOSES[kind], where))
+    return rows

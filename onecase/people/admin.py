@@ -50,14 +50,16 @@ class PersonAdmin(admin.ModelAdmin):
 
 
 @admin.register(Household)
-class HouseholdAdmin(admin.ModelAdmin):
+class HouseholdAdmin(ReadOnlyAdmin):
+    """Households are formed by linkage and addresses by imports: read here, never edited."""
+
     list_display = ("id", "address", "created_at")
     raw_id_fields = ("address",)
     show_full_result_count = False
 
 
 @admin.register(Address)
-class AddressAdmin(admin.ModelAdmin):
+class AddressAdmin(ReadOnlyAdmin):
     list_display = ("id", "postcode", "uprn", "created_at")
     search_fields = ("uprn", "postcode")
     show_full_result_count = False

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from onecase.concurrency import CONFLICT_MESSAGE, parse_version
-from onecase.sharing.models import Agreement, AgreementParty, AuditEvent, BreakGlassRole
+from onecase.sharing.models import Agreement, AgreementParty, AuditEvent, BreakGlassRole, DataCategory, Purpose
 from onecase.sharing.rules import BREAK_GLASS_ROLES, may_manage_agreements, may_manage_break_glass, may_read_audit
 from onecase.sharing.services import (
     agreement_parties_set,
@@ -107,8 +107,14 @@ class AgreementForm(forms.ModelForm):
 
     class Meta:
         model = Agreement
-        fields = ["reference", "title", "lawful_basis", "special_category_condition", "purposes", "data_categories",
-                  "starts_on", "ends_on", "review_on", "signed_document_ref", "revoked_reason"]
+        fields = ["reference", "title", "lawful_basis", "special_category_condition", "purposes", "purpose_codes",
+                  "data_categories", "starts_on", "ends_on", "review_on", "signed_document_ref", "revoked_reason"]
+        help_texts = {
+            "purpose_codes": "A tier under this agreement holds only for work with one of these purposes. A list of: "
+                             + "; ".join(f"{code} ({label})" for code, label in Purpose.choices) + ".",
+            "data_categories": "A tier under this agreement holds only for the data categories listed. A list of: "
+                               + "; ".join(f"{code} ({label})" for code, label in DataCategory.choices) + ".",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,8 +123,8 @@ class AgreementForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         try:
-            agreement_validate(data_categories=data.get("data_categories"), starts_on=data.get("starts_on"),
-                               ends_on=data.get("ends_on"))
+            agreement_validate(data_categories=data.get("data_categories"), purpose_codes=data.get("purpose_codes"),
+                               starts_on=data.get("starts_on"), ends_on=data.get("ends_on"))
         except ValidationError as error:
             raise forms.ValidationError(error.messages) from None
         if self.instance.pk is None:

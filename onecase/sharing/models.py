@@ -25,6 +25,17 @@ class DataCategory(models.TextChoices):
     POLICE_INTELLIGENCE = "police_intelligence", "Police intelligence"
 
 
+class Purpose(models.TextChoices):
+    """What shared data may be used for. An agreement lists the purposes it may be relied on for;
+    a view carries the purpose of the work it is part of (see ``sharing.purposes``)."""
+
+    FINDING_FAMILIES = "finding_families", "Finding the people and families who need a key worker"
+    KEY_WORK = "key_work", "Coordinating support around a person or family"
+    SAFEGUARDING = "safeguarding", "Safeguarding a child or adult at risk"
+    MARAC = "marac", "Safety planning for victims of high-risk domestic abuse (MARAC)"
+    ASB_CASE_REVIEW = "asb_case_review", "Resolving persistent anti-social behaviour (ASB case review)"
+
+
 class LawfulBasis(models.TextChoices):
     PUBLIC_TASK = "public_task", "UK GDPR Art. 6(1)(e) public task"
     LEGAL_OBLIGATION = "legal_obligation", "UK GDPR Art. 6(1)(c) legal obligation"
@@ -44,8 +55,17 @@ class Agreement(models.Model):
     special_category_condition = models.CharField(
         max_length=200, blank=True, help_text="UK GDPR Article 9 condition, where special category data is shared."
     )
-    purposes = models.TextField(help_text="The purposes data may be used for, one per line.")
-    data_categories = models.JSONField(default=list, help_text="Codes from DataCategory.")
+    purposes = models.TextField(
+        "purposes in the agreement's words",
+        help_text="The purposes data may be used for, as the signed agreement words them.",
+    )
+    purpose_codes = models.JSONField(
+        "purposes it may be relied on for", default=list,
+        help_text="A tier under this agreement holds only for work with one of these purposes.",
+    )
+    data_categories = models.JSONField(
+        default=list, help_text="A tier under this agreement holds only for the data categories listed."
+    )
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
     review_on = models.DateField(null=True, blank=True)

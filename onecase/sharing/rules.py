@@ -12,7 +12,16 @@ from django.utils import timezone
 from onecase.accounts.models import Role
 from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 from onecase.people.models import PersonLink
-from onecase.sharing.models import Agreement, BreakGlass, BreakGlassRole, DataCategory, DisclosureRequest, Tier
+from onecase.sharing.models import (
+    Agreement,
+    BreakGlass,
+    BreakGlassRole,
+    DataCategory,
+    DisclosureRequest,
+    Purpose,
+    Tier,
+)
+from onecase.sharing.purposes import EVERYDAY, purpose_label, work_purposes
 
 
 @dataclass(frozen=True)
@@ -20,6 +29,26 @@ class Disclosure:
     tier: Tier
     agreement: Agreement | None = None
     basis: str = ""  # "own agency", "agreement", "approved request", "break the glass", "signpost"
+    purpose: str = ""  # the Purpose code an agreement was relied on for
+    purpose_source: str = ""  # the work that carries that purpose: "everyday work", "case C-000012", …
+
+    @property
+    def purpose_label(self) -> str:
+        return purpose_label(self.purpose) if self.purpose else ""
+
+    @property
+    def relied_on(self) -> str:
+        """The agreement and purpose relied on, in words: "" when none was needed."""
+        if self.agreement is None:
+            return ""
+        label = self.purpose_label
+        return f"{self.agreement.reference}, for {label[:1].lower()}{label[1:]} ({self.purpose_source})"
+
+
+def _agreement_purpose(agreement: Agreement, purposes: dict[str, str]) -> str | None:
+    """The first of ``purposes`` (in the order of ``Purpose``) that ``agreement`` lists, if any."""
+    listed = set(agreement.purpose_codes or [])
+    return next((code for code in Purpose.values if code in listed and code in purposes), None)
 
 
 def agreements_in_force(*, between: tuple[int, int], on=None):
@@ -35,22 +64,37 @@ def agreements_in_force(*, between: tuple[int, int], on=None):
     )
 
 
-def disclosure_for(user, owner_agency_id: int, *, person_id: int | None = None) -> Disclosure:
-    """The tier of ``owner_agency_id``'s records ``user`` may see, and the basis relied on.
+def disclosure_for(user, owner_agency_id: int, *, person_id: int | None = None,
+                   category: str = DataCategory.IDENTITY, purposes: dict[str, str] | None = None) -> Disclosure:
+    """The tier of ``owner_agency_id``'s records of ``category`` that ``user`` may see, for
+    ``purposes``, and the agreement, purpose and basis relied on.
 
-    With no agreement in force the most another agency's staff can see is a signpost.
-    An approved request or break-the-glass for ``person_id`` raises it to full.
+    What is disclosed and why both bound it: an agreement raises the tier only for the data
+    categories it lists (``category``: identity by default, the question every page asks first)
+    and only for a purpose it lists. ``purposes`` ({purpose: the work carrying it}) are those of
+    the case, pull-in or meeting being worked; the everyday purpose always applies. With no
+    agreement in force the most another agency's staff can see is a signpost. An approved request
+    or break-the-glass for ``person_id`` raises it to full.
     """
+    return disclosures_for(user, owner_agency_id, person_id=person_id, categories=(category,),
+                           purposes=purposes)[category]
+
+
+def disclosures_for(user, owner_agency_id: int, *, person_id: int | None = None,
+                    categories=tuple(DataCategory.values), purposes: dict[str, str] | None = None
+                    ) -> dict[str, Disclosure]:
+    """``disclosure_for`` for several data categories at once: {category: Disclosure}."""
     if not sees_people(user):
-        return Disclosure(Tier.NONE)
+        return dict.fromkeys(categories, Disclosure(Tier.NONE))
     if sees_whole_partnership(user) or owner_agency_id == user.agency_id:
-        return Disclosure(Tier.FULL, basis="own agency")
+        return dict.fromkeys(categories, Disclosure(Tier.FULL, basis="own agency"))
     if user.agency_id is None:
-        return Disclosure(Tier.NONE)
+        return dict.fromkeys(categories, Disclosure(Tier.NONE))
     now = timezone.now()
+    base = _by_agreement(user, owner_agency_id, categories, {**EVERYDAY, **(purposes or {})})
     if person_id is not None:
         if BreakGlass.objects.filter(user=user, person_id=person_id, expires_at__gt=now).exists():
-            return Disclosure(Tier.FULL, basis="break the glass")
+            return dict.fromkeys(categories, Disclosure(Tier.FULL, basis="break the glass"))
         approved = DisclosureRequest.objects.filter(
             requested_by=user,
             person_id=person_id,
@@ -59,19 +103,24 @@ def disclosure_for(user, owner_agency_id: int, *, person_id: int | None = None) 
             expires_at__gt=now,
         ).first()
         if approved is not None:
-            base = _by_agreement(user, owner_agency_id)
-            return Disclosure(max(Tier(approved.tier), base.tier), base.agreement, "approved request")
-    return _by_agreement(user, owner_agency_id)
+            return {c: Disclosure(max(Tier(approved.tier), d.tier), d.agreement, "approved request",
+                                  d.purpose, d.purpose_source) for c, d in base.items()}
+    return base
 
 
-def _by_agreement(user, owner_agency_id: int) -> Disclosure:
-    best = Disclosure(Tier.SIGNPOST, basis="signpost")
-    for agreement in agreements_in_force(between=(user.agency_id, owner_agency_id)).prefetch_related("parties"):
-        if DataCategory.IDENTITY not in (agreement.data_categories or []):
-            continue  # records that may not identify the person show no more than a signpost
+def _by_agreement(user, owner_agency_id: int, categories, purposes: dict[str, str]) -> dict[str, Disclosure]:
+    best = dict.fromkeys(categories, Disclosure(Tier.SIGNPOST, basis="signpost"))
+    agreements = agreements_in_force(between=(user.agency_id, owner_agency_id)).prefetch_related("parties")
+    for agreement in agreements.order_by("reference"):
+        purpose = _agreement_purpose(agreement, purposes)
+        if purpose is None:
+            continue  # not an agreement for the work in hand
         receiving = next(p for p in agreement.parties.all() if p.agency_id == user.agency_id)
-        if receiving.max_tier > best.tier:
-            best = Disclosure(Tier(receiving.max_tier), agreement, "agreement")
+        for category in categories:
+            # An agreement that does not list a category shows no more than a signpost of it.
+            if category in (agreement.data_categories or []) and receiving.max_tier > best[category].tier:
+                best[category] = Disclosure(Tier(receiving.max_tier), agreement, "agreement", purpose,
+                                            purposes[purpose])
     return best
 
 
@@ -90,6 +139,15 @@ def identity_agency_ids(user) -> frozenset[int] | None:
         return None
     if user.agency_id is None:
         return frozenset()
+    found = {user.agency_id}
+    for agreement in _identifying_agreements(user):
+        if _agreement_purpose(agreement, EVERYDAY) is not None:
+            found.update(p.agency_id for p in agreement.parties.all())
+    return frozenset(found)
+
+
+def _identifying_agreements(user) -> list[Agreement]:
+    """Agreements in force under which ``user``'s agency sees identity at summary tier or above."""
     on = timezone.localdate()
     agreements = (
         Agreement.objects.filter(revoked_at__isnull=True, starts_on__lte=on)
@@ -97,25 +155,31 @@ def identity_agency_ids(user) -> frozenset[int] | None:
         .filter(parties__agency_id=user.agency_id)
         .distinct()
         .prefetch_related("parties")
+        .order_by("reference")
     )
-    found = {user.agency_id}
+    found = []
     for agreement in agreements:
-        if DataCategory.IDENTITY not in (agreement.data_categories or []):
-            continue
-        parties = list(agreement.parties.all())
-        receiving = next(p for p in parties if p.agency_id == user.agency_id)
-        if receiving.max_tier >= Tier.SUMMARY:
-            found.update(p.agency_id for p in parties)
-    return frozenset(found)
+        receiving = next(p for p in agreement.parties.all() if p.agency_id == user.agency_id)
+        if DataCategory.IDENTITY in (agreement.data_categories or []) and receiving.max_tier >= Tier.SUMMARY:
+            found.append(agreement)
+    return found
 
 
 def identity_raised_for(user) -> dict[int, frozenset[int] | None]:
     """{person id: agencies (None: every agency)} whose records identify that person to ``user``
-    because of an approved disclosure request or break the glass in force now."""
-    if not sees_people(user) or sees_whole_partnership(user):
+    because of an approved disclosure request or break the glass in force now, or because an
+    agreement covers the purpose of a case, pull-in or meeting ``user`` works on about them."""
+    if not sees_people(user) or sees_whole_partnership(user) or user.agency_id is None:
         return {}
     now = timezone.now()
     raised: dict[int, frozenset[int] | None] = {}
+    work = work_purposes(user)
+    if work:
+        agreements = [a for a in _identifying_agreements(user) if _agreement_purpose(a, EVERYDAY) is None]
+        for person_id, purposes in work.items():
+            agencies = {p.agency_id for a in agreements if _agreement_purpose(a, purposes) for p in a.parties.all()}
+            if agencies:
+                raised[person_id] = frozenset(agencies)
     for request in DisclosureRequest.objects.filter(
         requested_by=user, status=DisclosureRequest.Status.APPROVED, expires_at__gt=now, tier__gte=Tier.SUMMARY
     ).values("person_id", "owner_agency_id"):

@@ -16,7 +16,8 @@ from onecase.accounts.rules import is_staff_member, sees_whole_partnership
 from onecase.audit.services import audit_trail_read
 from onecase.contacts.models import Contact
 from onecase.people.models import Address, Household, Person, PersonLink
-from onecase.sharing.models import Agreement, Alert, AnomalyRule, AuditEvent, DisclosureRequest, Tier
+from onecase.sharing.models import Agreement, Alert, AnomalyRule, AuditEvent, DataCategory, DisclosureRequest, Tier
+from onecase.sharing.purposes import purposes_for
 from onecase.sharing.rules import (
     DECIDING_ROLES,
     disclosure_for,
@@ -276,8 +277,9 @@ def agencies_to_ask(user, person: Person) -> QuerySet[Agency]:
     """Agencies involved with ``person`` (as ``user`` may see) whose records ``user`` sees below full:
     the ones an access request may go to."""
     involved = involved_agencies(user, [person.pk]).get(person.pk, [])
-    below = [a.pk for a in involved
-             if a.pk != user.agency_id and disclosure_for(user, a.pk, person_id=person.pk).tier < Tier.FULL]
+    purposes = purposes_for(user, [person.pk])
+    below = [a.pk for a in involved if a.pk != user.agency_id and disclosure_for(
+        user, a.pk, person_id=person.pk, category=DataCategory.CONTACTS, purposes=purposes).tier < Tier.FULL]
     return Agency.objects.filter(pk__in=below)
 
 

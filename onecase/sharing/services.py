@@ -33,6 +33,7 @@ from onecase.sharing.models import (
     BreakGlassRole,
     DataCategory,
     DisclosureRequest,
+    Purpose,
     Tier,
 )
 from onecase.sharing.rules import (
@@ -54,8 +55,9 @@ REQUEST_DAYS = 30
 
 
 def agreement_validate(*, data_categories=None, starts_on: dt.date | None = None, ends_on: dt.date | None = None,
-                       agencies=None) -> None:
-    """Check what is given of an agreement: known data categories, no end before its start, two parties or more.
+                       agencies=None, purpose_codes=None) -> None:
+    """Check what is given of an agreement: known data categories and purposes (one at least of
+    each), no end before its start, two parties or more.
 
     The one place these rules live: the services and the admin forms both call it. Raises
     ``ValidationError`` with every problem found.
@@ -67,6 +69,15 @@ def agreement_validate(*, data_categories=None, starts_on: dt.date | None = None
         elif unknown := set(data_categories) - set(DataCategory.values):
             problems.append(f"Unknown data categories: {', '.join(sorted(unknown))}. "
                             f"Choose from {', '.join(DataCategory.values)}.")
+        elif not data_categories:
+            problems.append("Choose at least one data category that the agreement shares.")
+    if purpose_codes is not None:
+        if not isinstance(purpose_codes, list) or not all(isinstance(c, str) for c in purpose_codes):
+            problems.append("Purposes must be a list, for example [\"key_work\"].")
+        elif unknown := set(purpose_codes) - set(Purpose.values):
+            problems.append(f"Unknown purposes: {', '.join(sorted(unknown))}. Choose from {', '.join(Purpose.values)}.")
+        elif not purpose_codes:
+            problems.append("Choose at least one purpose the agreement may be relied on for.")
     if starts_on and ends_on and ends_on < starts_on:
         problems.append("The agreement cannot end before it starts.")
     if agencies is not None and len({getattr(a, "pk", a) for a in agencies}) < 2:
@@ -83,6 +94,7 @@ def agreement_create(
     title: str,
     lawful_basis: str,
     purposes: str,
+    purpose_codes: list[str],
     data_categories: list[str],
     starts_on: dt.date,
     parties: dict[Agency, int],
@@ -94,12 +106,14 @@ def agreement_create(
     """Record a signed information sharing agreement and the tier each party may receive."""
     if actor is not None and not may_manage_agreements(actor):
         raise PermissionDenied("Only partnership administrators may record sharing agreements.")
-    agreement_validate(data_categories=data_categories, starts_on=starts_on, ends_on=ends_on, agencies=list(parties))
+    agreement_validate(data_categories=data_categories, purpose_codes=purpose_codes, starts_on=starts_on,
+                       ends_on=ends_on, agencies=list(parties))
     agreement = Agreement.objects.create(
         reference=reference,
         title=title,
         lawful_basis=lawful_basis,
         purposes=purposes,
+        purpose_codes=[code for code in Purpose.values if code in purpose_codes],
         data_categories=sorted(set(data_categories)),
         starts_on=starts_on,
         ends_on=ends_on,
@@ -148,8 +162,8 @@ def agreement_save(*, actor, agreement: Agreement, expected_version: int | None 
     """
     if actor is not None and not may_manage_agreements(actor):
         raise PermissionDenied("Only partnership administrators may change sharing agreements.")
-    agreement_validate(data_categories=agreement.data_categories, starts_on=agreement.starts_on,
-                       ends_on=agreement.ends_on)
+    agreement_validate(data_categories=agreement.data_categories, purpose_codes=agreement.purpose_codes,
+                       starts_on=agreement.starts_on, ends_on=agreement.ends_on)
     adding = agreement.pk is None
     revoking = False
     if not adding:

@@ -49,7 +49,7 @@ from onecase.concurrency import CONFLICT_MESSAGE, Conflict, parse_version
 from onecase.contacts.profiles import profile_read
 from onecase.contacts.selectors import need_categories
 from onecase.exports import csv_response
-from onecase.sharing.models import Tier
+from onecase.sharing.models import Purpose, Tier
 from onecase.web.charts import bar_chart
 
 DATE_HINT = "For example, 2027-01-31"
@@ -109,6 +109,10 @@ class FlagForm(forms.Form):
 class GrantForm(forms.Form):
     invitee = UserChoiceField(label="Who to pull in", empty_label="Choose someone",
                               error_messages={"required": "Choose who to pull in"})
+    purpose_code = forms.ChoiceField(
+        label="What the work is for", choices=Purpose.choices, initial=Purpose.KEY_WORK, widget=forms.RadioSelect,
+        required=False,
+        help_text="Another agency's records are shared with them only under an agreement for this purpose")
     purpose = forms.CharField(label="Purpose", max_length=500, widget=forms.Textarea,
                               help_text="What you need their expertise for",
                               error_messages={"required": "Enter the purpose"})
@@ -467,7 +471,8 @@ def case_grant_add(request, pk: int):
                       done="Invitation sent. They see the case once they accept.",
                       save=lambda d: services.grant_invite(
                           actor=request.user, case=case, invitee=d["invitee"], purpose=d["purpose"],
-                          ends_on=d["ends_on"], may_see=d["may_see"], may_add=d["may_add"], ip=client_ip(request)))
+                          purpose_code=d["purpose_code"] or Purpose.KEY_WORK, ends_on=d["ends_on"],
+                          may_see=d["may_see"], may_add=d["may_add"], ip=client_ip(request)))
 
 
 @login_required

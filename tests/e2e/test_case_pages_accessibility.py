@@ -14,6 +14,8 @@ from tests.e2e.test_accessibility import CHROMIUM, assert_accessible, browser, p
 from tests.factories import UserFactory
 from tests.test_demand import NOW, city  # noqa: F401
 
+PURPOSES = ["finding_families", "key_work"]  # the everyday purpose, and key work on cases
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
@@ -22,8 +24,8 @@ pytestmark = [
 
 def test_case_pages_are_accessible(page, city):  # noqa: F811
     police, housing = Agency.objects.get(code="POLICE"), Agency.objects.get(code="HOUSING")
-    agreement_create(actor=None, reference="ISA-1", title="Families", lawful_basis="public_task", purposes="p",
-                     data_categories=["identity", "contacts"], starts_on=dt.date(2020, 1, 1),
+    agreement_create(actor=None, reference="ISA-1", title="Families", lawful_basis="public_task", purposes="p", purpose_codes=PURPOSES,
+                     data_categories=["identity", "contacts", "needs"], starts_on=dt.date(2020, 1, 1),
                      parties={police: Tier.FULL, housing: Tier.FULL})
     kw = UserFactory(username="kw", agency=police, role=Role.KEY_WORKER)
     officer = UserFactory(username="officer", agency=housing, role=Role.PRACTITIONER)
