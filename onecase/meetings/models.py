@@ -25,12 +25,8 @@ class MeetingType(models.TextChoices):
     COMPLEX_CASE_PANEL = "complex_case_panel", "Complex case panel"
     TEAM_AROUND_FAMILY = "team_around_family", "Team around the family"
 
-    @property
-    def purpose(self) -> str:
-        """The purpose the meeting's work carries into disclosures (``sharing.models.Purpose``)."""
-        return MEETING_PURPOSES[self]
 
-
+# The purpose each type of meeting carries into disclosures (``sharing.purposes``).
 MEETING_PURPOSES = {
     MeetingType.MARAC: Purpose.MARAC,
     MeetingType.ASB_CASE_REVIEW: Purpose.ASB_CASE_REVIEW,

@@ -53,14 +53,15 @@ def _agreement_purpose(agreement: Agreement, purposes: dict[str, str]) -> str | 
 
 def agreements_in_force(*, between: tuple[int, int], on=None):
     """Agreements in force on ``on`` (today) to which both agencies are parties."""
-    on = on or timezone.localdate()
     first, second = between
-    return (
-        Agreement.objects.filter(revoked_at__isnull=True, starts_on__lte=on)
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
-        .filter(parties__agency_id=first)
-        .filter(parties__agency_id=second)
-        .distinct()
+    return _in_force(on).filter(parties__agency_id=first).filter(parties__agency_id=second).distinct()
+
+
+def _in_force(on=None):
+    """Agreements not revoked and in date on ``on`` (today)."""
+    on = on or timezone.localdate()
+    return Agreement.objects.filter(revoked_at__isnull=True, starts_on__lte=on).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=on)
     )
 
 
@@ -148,13 +149,8 @@ def identity_agency_ids(user) -> frozenset[int] | None:
 
 def _identifying_agreements(user) -> list[Agreement]:
     """Agreements in force under which ``user``'s agency sees identity at summary tier or above."""
-    on = timezone.localdate()
     agreements = (
-        Agreement.objects.filter(revoked_at__isnull=True, starts_on__lte=on)
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
-        .filter(parties__agency_id=user.agency_id)
-        .distinct()
-        .prefetch_related("parties")
+        _in_force().filter(parties__agency_id=user.agency_id).distinct().prefetch_related("parties")
         .order_by("reference")
     )
     found = []
