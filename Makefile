@@ -26,13 +26,17 @@ $(STATIC)/.built: package.json package-lock.json scripts/build_static.sh
 
 static: $(STATIC)/.built
 
+# The demo serves as a deployment would: DEBUG off, so people see the service's own error pages, and the
+# static files collected and served by WhiteNoise. `make demo DEBUG=1` turns Django's debug pages back on.
+demo: DEBUG ?= 0
 demo: install static
 	$(BIN)/onecase migrate --no-input -v0
 	$(BIN)/onecase demo_data
 	$(BIN)/onecase demo_login
-	@echo "Serving OneCase on http://$(HOST):$(PORT)/ (jobs run in a background worker)"
-	$(BIN)/onecase qcluster & QPID=$$!; trap "kill $$QPID" EXIT INT TERM; \
-	$(BIN)/onecase runserver $(HOST):$(PORT)
+	$(BIN)/onecase collectstatic --no-input -v0
+	@echo "Serving OneCase on http://$(HOST):$(PORT)/ with DEBUG=$(DEBUG) (jobs run in a background worker)"
+	DEBUG=$(DEBUG) $(BIN)/onecase qcluster & QPID=$$!; trap "kill $$QPID" EXIT INT TERM; \
+	DEBUG=$(DEBUG) $(BIN)/onecase runserver $(HOST):$(PORT)
 
 serve: install static
 	$(BIN)/onecase migrate --no-input -v0

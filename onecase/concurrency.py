@@ -6,8 +6,12 @@ change is silently overwritten. ``expected_version=None`` is a trusted caller (t
 line, another service) that has just read the row itself.
 """
 
+import threading
+from contextlib import contextmanager
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, connections, models
 
 CONFLICT_MESSAGE = "Someone changed this since you opened it."
 
@@ -55,3 +59,56 @@ def parse_version(value) -> int | None:
     if text.isdigit() and text.isascii() and 0 < int(text) < 2**31:
         return int(text)
     return None
+
+
+@contextmanager
+def sqlite_lock_wait(milliseconds: int | None):
+    """On SQLite, wait at most ``milliseconds`` for the write lock inside the block (elsewhere, or
+    with None, as usual): a page that recovers jobs should not queue behind a long import."""
+    if milliseconds is None or connection.vendor != "sqlite":
+        yield
+        return
+    usual = int(settings.DATABASES["default"].get("OPTIONS", {}).get("timeout", 5) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {usual}")
+
+
+class Heartbeat:
+    """Shows that a background job is still working: ``beat_cache`` at once and then every ``every``
+    seconds from a thread, with ``beat_row`` too on PostgreSQL (on SQLite the job's own transaction
+    holds the only write lock, so a beat on its row would wait). Subclasses say how each beat is kept."""
+
+    def __init__(self, *, name: str, every: float):
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._on_row = connection.vendor == "postgresql"
+
+    def __enter__(self):
+        self.beat_cache()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.every):
+                self.beat_cache()
+                if self._on_row:
+                    self.beat_row()
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def beat_cache(self) -> None:
+        raise NotImplementedError
+
+    def beat_row(self) -> None:
+        raise NotImplementedError

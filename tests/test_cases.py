@@ -160,7 +160,8 @@ def test_drift_and_my_cases(team):
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     services.action_add(actor=team["kw"], case=case, title="a", owner=team["kw"], due_on=yesterday)
     services.action_add(actor=team["kw"], case=case, title="b", owner=team["officer"], due_on=yesterday)
-    assert drift_alerts(case) == ["Actions are overdue in 2 agencies: HOUSING, POLICE."]
+    names = sorted([agency("HOUSING").name, agency("POLICE").name])
+    assert drift_alerts(case) == [f"Actions are overdue in 2 agencies: {', '.join(names)}."]
     Case.objects.filter(pk=case.pk).update(last_activity_at=timezone.now() - dt.timedelta(days=40))
     case.refresh_from_db()
     assert drift_alerts(case)[0] == "No one on the team has recorded anything for 40 days."
@@ -168,6 +169,24 @@ def test_drift_and_my_cases(team):
     assert mine.owned == [case] and [a.title for a in mine.overdue] == ["a"]
     assert mine.expiring == [grant]
     assert [g.case for g in my_cases(team["officer"]).pulled_into] == [case]
+
+
+def test_my_cases_names_without_linking_a_case_the_user_can_no_longer_open(client, team):
+    case = open_case(team)
+    grant = services.grant_invite(actor=team["kw"], case=case, invitee=team["officer"], purpose="x",
+                                  ends_on=timezone.localdate() + dt.timedelta(days=20))
+    services.grant_accept(actor=team["officer"], grant=grant)
+    due = timezone.localdate() + dt.timedelta(days=2)
+    services.action_add(actor=team["kw"], case=case, title="Visit", owner=team["officer"], due_on=due)
+    case_url = f"/cases/{case.pk}/"
+    sign_in(client, team["officer"])
+    assert case_url in client.get("/cases/").content.decode()
+    grant.refresh_from_db()
+    services.grant_revoke(actor=team["kw"], grant=grant, reason="Work done")
+    page = client.get("/cases/").content.decode()
+    assert case.reference in page and "you can no longer open this case" in page
+    assert case_url not in page
+    assert client.get(case_url).status_code == 404
 
 
 def test_costs_in_the_twelve_months_before_opening(team):

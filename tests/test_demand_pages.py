@@ -38,7 +38,9 @@ def test_dashboard_csv_has_the_same_rows_and_months(client, city):  # noqa: F811
     assert len(month_columns) == 24
     assert AuditEvent.objects.filter(action="export", object_type="demand").count() == 1
     trend = client.get("/demand/per-month.csv").content.decode().splitlines()
-    assert trend[0] == "month,contacts" and len(trend) == 25
+    assert trend[0] == "month,contacts,whole_month" and len(trend) == 25
+    # The month not yet over is the last row, and is said to be part of a month.
+    assert [row.rsplit(",", 1)[1] for row in trend[1:]] == ["yes"] * 23 + ["no"]
 
 
 def test_filter_errors_are_shown(client, city):  # noqa: F811

@@ -336,7 +336,7 @@ def test_demo_login_creates_one_account_per_role(db, monkeypatch, fast_hashing):
     call_command("demo_login", stdout=out)
     users = {u.username: u for u in User.objects.select_related("agency")}
     assert {u.role for u in users.values()} == set(Role.values)
-    assert len(users) == 9
+    assert len(users) == 9 + len(AGENCIES)  # one per role, and a DPO for each agency
     assert users["demo-admin"].agency.code == "PARTNERSHIP" and users["demo-admin"].agency.sector == "other"
     assert users["demo-admin"].is_staff and users["demo-admin"].is_superuser
     assert not any(u.is_superuser for name, u in users.items() if name != "demo-admin")
@@ -358,7 +358,7 @@ def test_demo_login_resets_existing_accounts(db, monkeypatch, fast_hashing):
     monkeypatch.setenv("ONECASE_DEMO_PASSWORD", "a different demo password")
     out = io.StringIO()
     call_command("demo_login", stdout=out)
-    assert User.objects.count() == 9
+    assert User.objects.count() == 9 + len(AGENCIES)
     admin.refresh_from_db()
     assert admin.is_active and admin.check_password("a different demo password")
     assert "(reset)" in out.getvalue() and "a different demo password" not in out.getvalue()

@@ -22,9 +22,11 @@ from tests.test_permission_matrix import (  # noqa: F401  (agency_b is a fixture
     AUDIT_URLS,
     B_SECRET_NAME,
     B_SECRET_NEED,
+    CONTACT_FORMS,
     LIST_URLS,
     OBJECT_URLS,
     PERSON_FORMS,
+    SEARCH_URLS,
     SUBJECT_FORMS,
     TIERED_URLS,
     agency_b,
@@ -46,8 +48,8 @@ def test_every_view_returning_another_agencys_data_records_its_disclosure(client
                      parties={alpha: Tier.FULL, agency_b["agency"]: Tier.FULL})
     sign_in(client, UserFactory(agency=alpha, role=role))
     paths = {name: build(agency_b) for name, build in
-             {**OBJECT_URLS, **TIERED_URLS, **PERSON_FORMS, **SUBJECT_FORMS}.items()}
-    paths.update({**LIST_URLS, **AUDIT_URLS})
+             {**OBJECT_URLS, **TIERED_URLS, **PERSON_FORMS, **SUBJECT_FORMS, **CONTACT_FORMS}.items()}
+    paths.update({**LIST_URLS, **AUDIT_URLS, **SEARCH_URLS})
     showed = []
     for name, path in paths.items():
         before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -60,7 +62,8 @@ def test_every_view_returning_another_agencys_data_records_its_disclosure(client
         assert disclosed.exists(), f"{name} showed agency B's records without recording the disclosure"
         assert all(e.detail["agreement"] == "ISA-AB" for e in disclosed), name
     # The agreement lets A see B's people: the profiles and the demand ranking at least show them.
-    assert {"web:person", "web:household", "web:demand", "web:demand_csv", "api:demand"} <= set(showed)
+    assert {"web:person", "web:household", "web:demand", "web:demand_csv", "api:demand", "web:person_search",
+            "api:person_search"} <= set(showed)
 
 
 def test_no_page_or_api_view_writes_audit_rows_itself():

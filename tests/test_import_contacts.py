@@ -298,10 +298,12 @@ def test_command_prints_line_and_column_and_exits_non_zero(write_file, capsys):
 
 
 def test_command_and_stats_json(write_file, capsys):
-    call_command("import_contacts", str(write_file("police.csv", GOOD)), agency="POLICE", no_progress=True)
+    call_command("import_contacts", str(write_file("police.csv", GOOD)), agency="POLICE", no_progress=True,
+                 no_link=True)
     out = capsys.readouterr().out
     assert "3 rows: 3 new, 0 updated, 0 unchanged" in out
     assert "created agency POLICE" in out
+    assert "Linked" not in out
     call_command("stats", as_json=True)
     assert json.loads(capsys.readouterr().out) == {
         "agencies": 1,
@@ -310,6 +312,21 @@ def test_command_and_stats_json(write_file, capsys):
         "people": 0,
         "households": 0,
     }
+
+
+def test_command_links_what_it_imported(write_file, capsys):
+    call_command("import_contacts", str(write_file("police.csv", GOOD)), agency="POLICE", no_progress=True)
+    out = capsys.readouterr().out
+    assert "3 rows: 3 new" in out
+    assert "Linked (full): 2 agency people linked, 2 new people, 2 links made" in out
+    call_command("stats", as_json=True)
+    assert json.loads(capsys.readouterr().out)["people"] == 2
+    # Every contact has its person, with nobody running `onecase link`.
+    assert not Contact.objects.filter(person__isnull=True).exists()
+    # A file that changes nothing asks for no link.
+    call_command("import_contacts", str(write_file("again.csv", GOOD)), agency="POLICE", no_progress=True)
+    out = capsys.readouterr().out
+    assert "3 unchanged" in out and "Linked" not in out
 
 
 # --- the batched path (PostgreSQL) and its fall-back to row-by-row checks --------------------------

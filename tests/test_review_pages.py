@@ -2,6 +2,7 @@
 
 import datetime as dt
 import itertools
+import re
 from datetime import date
 
 import pytest
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from onecase.accounts.models import Role
-from onecase.contacts.models import Contact, NeedCategory
+from onecase.contacts.models import Contact, NeedCategory, NeedKeyword
 from onecase.contacts.services import demand_classify, resolution_refresh
 from onecase.linkage.models import LinkDecision, ReviewItem
 from onecase.linkage.rules import REVIEW_ROLES
@@ -36,10 +37,15 @@ def family(settings):
 
 
 def contact(agency_person, record_id, when, need=None):
+    """A contact whose presenting need is the category's keyword, so that linking places it there."""
     now = timezone.now()
+    text = ""
+    if need is not None:
+        text = f"worried about {need.name.lower()}"
+        NeedKeyword.objects.get_or_create(phrase=need.name.lower(), defaults={"category": need})
     return Contact.objects.create(
         agency=agency_person.agency, record_id=record_id, agency_person=agency_person, contact_type="contact",
-        occurred_at=when, need_category=need, imported_at=now, updated_at=now,
+        occurred_at=when, need_category=need, presenting_need=text, imported_at=now, updated_at=now,
     )
 
 
@@ -296,6 +302,8 @@ def test_profile_pages_link_reviewers_to_records_and_evidence(client, family):
     assert reverse("web:review_household", args=[household]) in client.get(
         reverse("web:household", args=[household])).content.decode()
     page = client.get(reverse("web:review_household", args=[household]))
-    assert page.status_code == 200 and page.content.decode().count("Agency records of person") == 5
+    # One table per person, named as their records name them, never by an id.
+    assert page.status_code == 200 and page.content.decode().count("Agency records of ") == 5
+    assert not re.search(r"(Person|person|Household) \d", page.content.decode())
     assert reverse("web:review_person", args=[person]) in page.content.decode()
     assert PersonLink.objects.filter(undone_at__isnull=True).count() == 45

@@ -16,6 +16,7 @@ from onecase.contacts.models import Contact
 from onecase.imports import jobs
 from onecase.imports.models import ImportJob
 from onecase.imports.tasks import check_import_job, run_import_job
+from onecase.linkage.jobs import link_waiting
 from onecase.sharing.models import AuditEvent
 from tests.auth import current_code, sign_in, totp_device
 from tests.conftest import PASSWORD
@@ -130,10 +131,15 @@ def test_home_shows_only_the_agencies_the_user_may_see(client, partnership_admin
     practitioner = UserFactory(agency=police, role=Role.PRACTITIONER)
     sign_in(client, practitioner)
     html = client.get(reverse("web:home")).content.decode()
-    assert "Alpha Police" in html
+    assert "Alpha Police" in html  # the header names their agency
+    assert "Beta Fire" not in html
+    assert "Upload contacts" not in html  # practitioners do not import
+
+    sign_in(client, UserFactory(agency=police, role=Role.AUDITOR))  # counts, for their own agency only
+    html = client.get(reverse("web:home")).content.decode()
+    assert '<th scope="row" class="govuk-table__header">Alpha Police</th>' in html
     assert "Beta Fire" not in html
     assert 'scope="col"' in html and "<caption" in html and "Total" in html
-    assert "Upload contacts" not in html  # practitioners do not import
 
     sign_in(client, partnership_admin)
     html = client.get(reverse("web:home")).content.decode()
@@ -193,8 +199,12 @@ def test_valid_upload_previews_then_imports(client, agency_admin, queued, django
     assert Contact.objects.filter(agency__code="POLICE").count() == 3
     assert not Path(job.stored_path).exists()  # the upload is not kept once imported
     html = client.get(reverse("web:import_detail", args=[job.pk])).content.decode()
-    assert "Import complete" in html and "New contacts" in html
-    assert "hx-trigger" not in html and "Start import" not in html
+    assert "Import complete" in html and "New contacts" in html and "Start import" not in html
+    # Its records wait to be linked, and the page follows that until they are.
+    assert "Waiting to link" in html and "?linking=1" in html and 'hx-trigger="every 2s"' in html
+    assert link_waiting() == [1]
+    html = client.get(reverse("web:import_detail", args=[job.pk])).content.decode()
+    assert "hx-trigger" not in html and "Linked: 2 new people, 2 links" in html
 
     # Starting twice does nothing.
     client.post(reverse("web:import_start", args=[job.pk]))

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from onecase.api import case_views, meeting_views, views
+from onecase.api import case_views, contact_views, meeting_views, search_views, views
 
 app_name = "api"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("imports/", views.ImportJobList.as_view(), name="imports"),
     path("imports/<int:pk>/", views.ImportJobDetail.as_view(), name="import"),
     path("demand", views.DemandView.as_view(), name="demand"),
+    path("people/search", search_views.PersonSearch.as_view(), name="person_search"),
+    path("contacts", contact_views.ContactLog.as_view(), name="contacts"),
     path("audit", views.AuditEventList.as_view(), name="audit"),
     path("cases", case_views.CaseList.as_view(), name="cases"),
     path("cases/<int:pk>", case_views.CaseDetail.as_view(), name="case"),

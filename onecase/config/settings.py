@@ -34,7 +34,9 @@ if PRODUCTION:
     DEBUG = False
 else:
     SECRET_KEY = os.environ.get("SECRET_KEY", "local-development-only-not-for-any-real-data")  # noqa: S105
-    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"] + [
+        h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()
+    ]
     DEBUG = os.environ.get("DEBUG", "1") == "1"
 
 if not os.environ.get("DATABASE_URL"):

@@ -10,3 +10,4 @@ urlpatterns = [
 
 handler404 = "onecase.web.errors.not_found"
 handler403 = "onecase.web.errors.forbidden"
+handler500 = "onecase.web.errors.server_error"

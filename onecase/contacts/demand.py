@@ -14,20 +14,20 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_people
 from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record, disclosures_record
-from onecase.contacts.models import Contact, DemandClass, DemandCount, DemandTotal
+from onecase.contacts.models import Contact, DemandClass, DemandCount, DemandDay, DemandTotal
 from onecase.costs.models import UnitCost
 from onecase.costs.selectors import cost_by
 from onecase.people.models import Address, Household
 from onecase.sharing.models import DataCategory, Tier
 from onecase.sharing.rules import disclosure_for
-from onecase.sharing.selectors import known_addresses, known_households, person_names
+from onecase.sharing.selectors import identity_remembered, known_addresses, known_households, person_names
 
 KEYS = {"household": "household_id", "person": "person_id", "address": "address_id"}
 NOT_NAMED = {"household": "Address not recorded", "person": "Name not recorded", "address": "Address not recorded"}
@@ -77,9 +77,16 @@ def demand_scope(user) -> DemandScope:
     return DemandScope(counted, True)
 
 
-def ledger_for(scope: DemandScope) -> QuerySet[Contact]:
+def ledger_for(scope: DemandScope, *, subjects: bool = False) -> QuerySet[Contact]:
+    """The contacts ``scope`` counts. With ``subjects`` (for reading a few households, people or
+    addresses by their own index) the agencies are tested as an expression no index serves: given
+    ``agency_id IN (...)``, SQLite's planner reads every contact of each counted agency instead."""
     contacts = Contact.objects.all()
-    if scope.agency_ids is not None:
+    if scope.agency_ids is not None and subjects:
+        counted = Case(When(agency_id__in=sorted(scope.agency_ids), then=Value(1)), default=Value(0),
+                       output_field=IntegerField())
+        contacts = contacts.alias(counted=counted).filter(counted=1)
+    elif scope.agency_ids is not None:
         contacts = contacts.filter(agency_id__in=scope.agency_ids)
     return contacts
 
@@ -104,19 +111,21 @@ def demand_ranking(
         raise ValueError(f"by must be one of {', '.join(KEYS)}")
     key = KEYS[by]
     scope = demand_scope(user)
-    contacts = ledger_for(scope).filter(**{f"{key}__isnull": False})
     bounded = bool(since) or bool(until and until < dt.date.max)
+    contacts, of_subjects = (ledger_for(scope, subjects=by_subject).filter(**{f"{key}__isnull": False})
+                             for by_subject in (False, True))
     if since:
-        contacts = contacts.filter(occurred_at__gte=_start_of(since))
+        contacts, of_subjects = (c.filter(occurred_at__gte=_start_of(since)) for c in (contacts, of_subjects))
     if until and until < dt.date.max:
-        contacts = contacts.filter(occurred_at__lt=_start_of(until + dt.timedelta(days=1)))
+        contacts, of_subjects = (c.filter(occurred_at__lt=_start_of(until + dt.timedelta(days=1)))
+                                 for c in (contacts, of_subjects))
 
     if bounded:
         ids = _ranked_in_ledger(contacts, key, top, order)
     else:
         ids = _ranked_by_counts(by, scope.agency_ids, top, order)
-    # The detail of the ranked few, read from the ledger by index.
-    ranked = contacts.filter(**{f"{key}__in": ids})
+    # The detail of the ranked few, read from the ledger by their index.
+    ranked = of_subjects.filter(**{f"{key}__in": ids})
     detail = {
         row[key]: row
         for row in ranked.order_by().values(key).annotate(
@@ -138,7 +147,7 @@ def demand_ranking(
     as_at = now or timezone.now()
     if now is None and until and until < dt.date.max:
         as_at = min(_start_of(until + dt.timedelta(days=1)), as_at)
-    flags = subject_flags(contacts, key, ids, as_at, thresholds())
+    flags = subject_flags(of_subjects, key, ids, as_at, thresholds())
     for subject in key_workers:
         # A live case owns it: it no longer needs an owner.
         flags[subject] = [f for f in flags.get(subject, []) if f != "needs_owner"]
@@ -160,6 +169,7 @@ def demand_ranking(
     ]
 
 
+@identity_remembered()
 def demand_search(user, *, ip=None, export: bool = False, api: bool = False, **ranking) -> list[dict]:
     """``demand_ranking``, recording the search (or export) and, in the same transaction, each
     other agency's figures disclosed about each household, person or address ranked."""
@@ -207,6 +217,10 @@ def _ranked_by_counts(by: str, agency_ids: frozenset[int] | None, top: int, orde
     if order != "cost" and agency_ids is None:
         totals = DemandTotal.objects.filter(kind=by).order_by("-contacts", "subject_id")
         return list(totals.values_list("subject_id", flat=True)[:top])
+    if order != "cost":
+        found = _ranked_from_totals(by, agency_ids, top)
+        if found is not None:
+            return found
     params: list = [by]
     where = ""
     if agency_ids is not None:
@@ -228,19 +242,55 @@ def _ranked_by_counts(by: str, agency_ids: frozenset[int] | None, top: int, orde
         return [subject for subject, _, _ in cursor.fetchall()]
 
 
+FIRST_READ = 100  # subjects whose totals are read first, doubling each time
+MOST_READ = 6400  # subjects read before summing every count instead
+
+
+def _ranked_from_totals(by: str, agency_ids: frozenset[int], top: int) -> list[int] | None:
+    """The ``top`` subjects by their contacts at ``agency_ids`` (then id), found from the busiest down.
+
+    A subject's contacts at some agencies are at most its total, so once the ``top``-th best sum
+    found is more than the total of the last subject read, no subject not yet read can rank: the
+    answer then costs a few hundred rows, however large the ledger. None when that takes more than
+    ``MOST_READ`` subjects (agencies that hold little of the busiest subjects' demand).
+    """
+    totals = DemandTotal.objects.filter(kind=by).order_by("-contacts", "subject_id").values_list(
+        "subject_id", "contacts")
+    if top <= 0:
+        return []
+    counted: dict[int, int] = {}
+    read, size = 0, FIRST_READ
+    while read < MOST_READ:
+        size = min(size, MOST_READ - read)
+        batch = list(totals[read:read + size])
+        if batch:
+            counts = (DemandCount.objects.filter(kind=by, subject_id__in=[s for s, _ in batch],
+                                                 agency_id__in=sorted(agency_ids))
+                      .order_by().values("subject_id").annotate(n=Sum("contacts")).values_list("subject_id", "n"))
+            counted.update((subject, n) for subject, n in counts if n > 0)
+        ranked = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[:top]
+        if len(batch) < size or (len(ranked) == top and ranked[-1][1] > batch[-1][1]):
+            return [subject for subject, _ in ranked]  # every subject read, or none left can rank
+        read += size
+        size *= 2
+    return None
+
+
 # Cases builds on contacts, not the reverse: on start it names here where key workers come from
 # (cases.apps sets cases.selectors.key_workers_for).
 _key_worker_source: Callable[[str, list[int]], dict[int, str]] | None = None
 
 
 def key_workers_from(source: Callable[[str, list[int]], dict[int, str]] | None) -> None:
-    """Take the ranking's key workers from ``source(by, ids)``: {subject id: username} per live case."""
+    """Take the ranking's key workers from ``source(by, ids)``: {subject id: username} for each owned
+    subject, by the one rule of ownership (``cases.selectors.owning_cases``)."""
     global _key_worker_source
     _key_worker_source = source
 
 
 def _key_workers(by: str, ids: list[int]) -> dict[int, str]:
-    """{subject id: username} of the key worker of each household or person with a live case."""
+    """{subject id: username} of the key worker of the live case owning each household, person or
+    address: one on it, on its household or on one of its people."""
     return _key_worker_source(by, ids) if _key_worker_source is not None else {}
 
 
@@ -321,46 +371,84 @@ def month_list(end: dt.date, months: int) -> list[str]:
 
 def monthly_counts(user, *, by: str, ids: list[int], months: list[str]) -> dict[int, list[int]]:
     """Contacts per month for each id, over ``months`` ("YYYY-MM"), counted as the ranking counts."""
-    from django.db.models.functions import TruncMonth
-
     key = KEYS[by]
-    series = {i: dict.fromkeys(months, 0) for i in ids}
     if not ids or not months:
         return {i: [] for i in ids}
-    start = _start_of(dt.date.fromisoformat(months[0] + "-01"))
+    starts = _month_starts(months)
+    # Each contact's month by comparing with the months' starts: no time-zone conversion per row.
+    month = Case(*(When(occurred_at__lt=end, then=Value(n)) for n, end in enumerate(starts[1:])),
+                 default=Value(-1), output_field=IntegerField())
     rows = (
-        ledger_for(demand_scope(user))
-        .filter(**{f"{key}__in": ids}, occurred_at__gte=start)
-        .annotate(month=TruncMonth("occurred_at"))
+        ledger_for(demand_scope(user), subjects=True)
+        .filter(**{f"{key}__in": ids}, occurred_at__gte=starts[0])
+        .annotate(month=month)
         .order_by()
         .values(key, "month")
         .annotate(n=Count("pk"))
     )
+    series = {i: [0] * len(months) for i in ids}
     for row in rows:
-        label = f"{row['month']:%Y-%m}"
-        if label in series[row[key]]:
-            series[row[key]][label] = row["n"]
-    return {i: list(series[i].values()) for i in ids}
+        if row["month"] >= 0:
+            series[row[key]][row["month"]] = row["n"]
+    return series
+
+
+def _month_starts(months: list[str]) -> list[dt.datetime]:
+    """The start (UK midnight) of each of ``months``, and of the month after the last."""
+    starts = [_start_of(dt.date.fromisoformat(month + "-01")) for month in months]
+    last = dt.date.fromisoformat(months[-1] + "-01")
+    return [*starts, _start_of((last + dt.timedelta(days=31)).replace(day=1))]
 
 
 def partnership_monthly(user, *, months: list[str]) -> list[tuple[str, int]]:
-    """All counted contacts per month, for the dashboard's trend chart."""
-    from django.db.models.functions import TruncMonth
+    """All counted contacts per month, for the dashboard's trend chart.
 
+    Read from the contacts per agency and UTC day (``DemandDay``, kept by triggers), so its cost does
+    not grow with the ledger: a month runs from local midnight to local midnight, so the few hours
+    between each month's start and the nearest UTC midnight are counted in the ledger, by index.
+    """
     if not months:
         return []
-    start = _start_of(dt.date.fromisoformat(months[0] + "-01"))
-    counts = dict.fromkeys(months, 0)
-    rows = (
-        ledger_for(demand_scope(user))
-        .filter(occurred_at__gte=start)
-        .annotate(month=TruncMonth("occurred_at"))
-        .order_by()
-        .values("month")
-        .annotate(n=Count("pk"))
-    )
-    for row in rows:
-        label = f"{row['month']:%Y-%m}"
-        if label in counts:
-            counts[label] = row["n"]
-    return list(counts.items())
+    scope = demand_scope(user)
+    if scope.agency_ids is not None and not scope.agency_ids:
+        return [(month, 0) for month in months]
+    starts = _month_starts(months)
+    days = DemandDay.objects.all()
+    if scope.agency_ids is not None:
+        days = days.filter(agency_id__in=sorted(scope.agency_ids))
+    midnights = [_nearest_utc_midnight(start) for start in starts]
+    per_day = dict(days.filter(day__gte=midnights[0].date(), day__lt=midnights[-1].date())
+                   .order_by().values("day").annotate(n=Sum("contacts")).values_list("day", "n"))
+    edges = _edges(scope, starts, midnights)
+    counts = []
+    for i, month in enumerate(months):
+        first, after = midnights[i].date(), midnights[i + 1].date()
+        n = sum(v for day, v in per_day.items() if first <= day < after)
+        counts.append((month, n + edges[i] - edges[i + 1]))
+    return counts
+
+
+def _edges(scope: DemandScope, starts: list[dt.datetime], midnights: list[dt.datetime]) -> list[int]:
+    """For each month's start, the counted contacts from it to its nearest UTC midnight: negative
+    when the midnight comes first. One query, by the index on ``occurred_at``, over a few hours."""
+    edges = [0] * len(starts)
+    spans = [(i, min(a, b), max(a, b), 1 if a < b else -1)
+             for i, (a, b) in enumerate(zip(starts, midnights, strict=True)) if a != b]
+    if not spans:
+        return edges
+    within = Q()
+    for _, low, high, _ in spans:
+        within |= Q(occurred_at__gte=low, occurred_at__lt=high)
+    # Agencies are checked here: with them in the query the planner reads every contact of each agency.
+    for agency_id, at in Contact.objects.filter(within).values_list("agency_id", "occurred_at"):
+        if scope.agency_ids is None or agency_id in scope.agency_ids:
+            for i, low, high, sign in spans:
+                if low <= at < high:
+                    edges[i] += sign
+    return edges
+
+
+def _nearest_utc_midnight(at: dt.datetime) -> dt.datetime:
+    midnight = at.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + dt.timedelta(days=1) if at - midnight > dt.timedelta(hours=12) else midnight
+

@@ -196,3 +196,25 @@ class DemandTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.subject_id}: {self.contacts}"
+
+
+class DemandDay(models.Model):
+    """Contacts per agency and day (the UTC date of ``occurred_at``).
+
+    Kept exact by database triggers on ``contacts_contact`` (migration 0009), whoever writes it, so
+    that the partnership's contacts per month are read from a few hundred rows, not the ledger
+    (``contacts.demand.partnership_monthly``). Moving contacts between people and households
+    leaves it as it is.
+    """
+
+    agency = models.ForeignKey(
+        "accounts.Agency", on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    day = models.DateField()
+    contacts = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agency", "day"], name="demandday_agency_day_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id} on {self.day}: {self.contacts}"

@@ -4,6 +4,8 @@ from onecase.accounts.models import Role
 from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 
 RECLASSIFY_ROLES = {Role.AGENCY_ADMIN, Role.KEY_WORKER, Role.PRACTITIONER}
+# Roles that meet citizens (or administer the agency's records) log single contacts and concerns.
+LOG_ROLES = {Role.AGENCY_ADMIN, Role.KEY_WORKER, Role.PRACTITIONER, Role.FRONT_DOOR, Role.VOLUNTARY_PARTNER}
 
 
 def may_reclassify(user, contact) -> bool:
@@ -16,3 +18,8 @@ def may_reclassify(user, contact) -> bool:
 def may_view_profiles(user) -> bool:
     """Household and person profiles: roles that see person-level records."""
     return sees_people(user)
+
+
+def may_log_contacts(user) -> bool:
+    """Staff of an agency in a role that meets citizens log contacts and concerns, for their own agency only."""
+    return is_staff_member(user) and user.agency_id is not None and user.role in LOG_ROLES

@@ -1,54 +1,96 @@
-"""Writes to the demand ledger's classifications. Agency-supplied fields are never changed here."""
+"""Writes to the demand ledger: its classifications, and contacts logged one at a time.
+
+Agency-supplied fields are changed only as an import would change them (``contact_log``).
+"""
 
 import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from onecase.accounts.rules import sees_whole_partnership
 from onecase.contacts.bulk import demand_counts_paused, rebuild_demand_counts
 from onecase.contacts.models import Contact, DemandClass, DemandKind, NeedCategory, NeedKeyword
 from onecase.contacts.needs import NeedMatcher
-from onecase.contacts.rules import may_reclassify
-from onecase.people.models import PersonLink
+from onecase.contacts.rules import may_log_contacts, may_reclassify
+from onecase.imports.contact_format import IDENTITY
+from onecase.imports.services import ImportRejected, record_load
+from onecase.people.models import AgencyPerson, Person, PersonLink
 from onecase.sharing.models import AuditEvent
+from onecase.sharing.selectors import known_people
 from onecase.sharing.services import audit_record
 
 BATCH = 500
 
 
 @transaction.atomic
-def needs_classify(*, actor) -> dict[str, int]:
+def needs_classify(*, actor, updated_since: dt.datetime | None = None) -> dict[str, int]:
     """Place every contact not classified by hand in a need category, by the keyword table.
 
     Works on distinct presenting-need texts, so a million contacts cost a few thousand
     matches and one UPDATE per batch of texts. Returns contacts per category code.
+
+    With ``updated_since``, only contacts imported, logged or changed since then are placed
+    (and counted): linkage calls this for what arrived since its last run, so that new
+    contacts count in the demand ranking and failure demand as soon as they are linked; its
+    own service has already permitted the caller.
     """
-    if actor is not None and not sees_whole_partnership(actor):
+    scoped = updated_since is not None
+    if actor is not None and not scoped and not sees_whole_partnership(actor):
         raise PermissionDenied("Only partnership administrators may reclassify the whole ledger.")
     matcher = NeedMatcher(list(NeedKeyword.objects.values_list("phrase", "category_id")))
     automatic = Contact.objects.filter(need_category_manual=False)
-    by_category: dict[int | None, list[str]] = {}
-    for text in automatic.values_list("presenting_need", flat=True).distinct().order_by():
-        by_category.setdefault(matcher.match(text), []).append(text)
-    for category_id, texts in by_category.items():
-        for start in range(0, len(texts), BATCH):
-            automatic.filter(presenting_need__in=texts[start : start + BATCH]).exclude(
-                need_category_id=category_id
-            ).update(need_category_id=category_id)
-    counts = {
-        code or "unclassified": n
-        for code, n in Contact.objects.values_list("need_category__code").annotate(n=Count("id")).order_by()
-    }
+    if scoped:
+        counts = _needs_place(matcher, automatic.filter(updated_at__gte=updated_since))
+    else:
+        by_category: dict[int | None, list[str]] = {}
+        for text in automatic.values_list("presenting_need", flat=True).distinct().order_by():
+            by_category.setdefault(matcher.match(text), []).append(text)
+        for category_id, texts in by_category.items():
+            for start in range(0, len(texts), BATCH):
+                automatic.filter(presenting_need__in=texts[start : start + BATCH]).exclude(
+                    need_category_id=category_id
+                ).update(need_category_id=category_id)
+        counts = {
+            code or "unclassified": n
+            for code, n in Contact.objects.values_list("need_category__code").annotate(n=Count("id")).order_by()
+        }
+    detail = {"need_classification": counts}
+    if scoped:
+        detail["scope"] = "contacts imported or changed since the last link"
     audit_record(
         user=actor,
         action=AuditEvent.Action.CHANGE,
         object_type="contacts",
-        detail={"need_classification": counts},
+        detail=detail,
     )
     return counts
+
+
+def _needs_place(matcher: NeedMatcher, contacts) -> dict[str, int]:
+    """Place a few contacts row by row (each text matched once); returns contacts per category code."""
+    codes = dict(NeedCategory.objects.values_list("pk", "code"))
+    matched: dict[str, int | None] = {}
+    wanted: dict[int | None, list[int]] = defaultdict(list)
+    per_category: dict[int | None, int] = defaultdict(int)
+    for pk, text, current in contacts.values_list("pk", "presenting_need", "need_category_id").iterator(
+        chunk_size=BATCH * 4
+    ):
+        if text not in matched:
+            matched[text] = matcher.match(text)
+        category_id = matched[text]
+        per_category[category_id] += 1
+        if category_id != current:
+            wanted[category_id].append(pk)
+    for category_id, pks in wanted.items():
+        for start in range(0, len(pks), BATCH):
+            Contact.objects.filter(pk__in=pks[start : start + BATCH]).update(need_category_id=category_id)
+    return {codes.get(category_id) or "unclassified": n for category_id, n in per_category.items()}
 
 
 @transaction.atomic
@@ -174,3 +216,145 @@ def contact_set_demand_class(*, actor, contact: Contact, demand_class: str, ip=N
         detail={"demand_class": [before, demand_class]},
     )
     return contact
+
+
+# --- one contact or concern, logged by staff or sent by an agency's own system ----------------
+
+LOGGED_PREFIX = "onecase-"  # record ids and person references OneCase makes for its own agency's records
+LINK_REASONS = {"web": "a contact logged by staff", "api": "a contact sent by an agency's system"}
+
+
+@dataclass
+class LoggedContact:
+    contact: Contact
+    created: bool  # a new contact (else one already there, updated or unchanged)
+    updated: bool
+    linking: str  # "now": on its person's chronology already; "queued": linkage will place it shortly
+
+
+def new_reference() -> str:
+    """A record id or person reference for a record made in OneCase, unlike any an agency's system writes."""
+    return f"{LOGGED_PREFIX}{uuid.uuid4().hex}"
+
+
+@transaction.atomic
+def contact_log(*, actor, record: dict[str, str], person: Person | None = None, via: str = "api",
+                ip=None) -> LoggedContact:
+    """Log one contact or concern for ``actor``'s own agency: checked exactly as a row of an imported
+    file and loaded as one (``imports.services.record_load``), then placed and audited.
+
+    ``record`` holds the canonical fields (docs/contact-format.md); the agency is always the actor's.
+    Sent by an agency's own system (no ``person``): its ``person_ref`` names the agency's record of
+    the person; if that record is linked, the contact follows its person at once, and otherwise (or
+    if its identity changed) it is linked soon (``linkage.services.link_soon``), after this commits.
+    Logged on a person's page (``person``, whom the actor may identify): the agency's own record of
+    them is used, its identity kept; with none, a record is made and linked to them at once, by a
+    "logged by staff" link and a decision that keeps it with their other records on later link runs.
+
+    Raises PermissionDenied, or ValidationError whose ``error_dict`` names each canonical field at fault.
+    """
+    if not may_log_contacts(actor):
+        raise PermissionDenied("Your role does not log contacts.")
+    agency = actor.agency
+    record = {name: value for name, value in record.items() if name != "agency"}
+    own = None
+    if person is not None:
+        if not known_people(actor, [person.pk]):
+            raise PermissionDenied("You may not log a contact about this person.")
+        own = _own_record_of(agency.pk, person)
+        if own is None:
+            record["person_ref"] = new_reference()
+            record.update({name: "" for name in IDENTITY})
+        else:
+            record["person_ref"] = own.person_ref
+            # The agency's record keeps who it says the person is (a file row would set it anew).
+            record.update({name: _text(getattr(own, name)) for name in IDENTITY})
+    try:
+        loaded = record_load(record=record, agency=agency)
+    except ImportRejected as rejected:
+        errors: dict[str, list[str]] = defaultdict(list)
+        for problem in rejected.problems:
+            errors[problem.column or NON_FIELD_ERRORS].append(problem.reason)
+        raise ValidationError(dict(errors)) from None
+    contact = Contact.objects.get(pk=loaded.contact_id)
+    if not contact.need_category_manual:
+        category = NeedMatcher(list(NeedKeyword.objects.values_list("phrase", "category_id"))).match(
+            contact.presenting_need)
+        if category != contact.need_category_id:
+            contact.need_category_id = category
+            contact.save(update_fields=["need_category"])
+    decision_id = None
+    if person is not None and own is None:
+        decision_id = _link_logged(actor=actor, agency_person_id=loaded.agency_person_id, person=person)
+    link = PersonLink.objects.filter(agency_person_id=loaded.agency_person_id, undone_at__isnull=True).first()
+    if link is not None:
+        _contact_follows(actor=actor, contact=contact)
+    stale = link is None or AgencyPerson.objects.filter(pk=loaded.agency_person_id,
+                                                        updated_at__gt=link.created_at).exists()
+    request_id = None
+    if stale:
+        from onecase.linkage.services import link_soon
+
+        request_id = link_soon(reason=LINK_REASONS.get(via, LINK_REASONS["api"])).pk
+    linking = "queued" if link is None else "now"
+    audit_record(
+        user=actor,
+        action=AuditEvent.Action.CHANGE,
+        object_type="contact",
+        object_id=contact.pk,
+        ip=ip,
+        detail={"logged": via, "created": loaded.created, "updated": loaded.updated,
+                "agency_person_created": loaded.person_created, "linking": linking, "link_request": request_id,
+                "link_decision": decision_id},
+    )
+    contact.refresh_from_db()
+    return LoggedContact(contact=contact, created=loaded.created, updated=loaded.updated, linking=linking)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _own_record_of(agency_id: int, person: Person) -> AgencyPerson | None:
+    """The agency's record linked to ``person``: the one whose identity is the most recent."""
+    link = (
+        PersonLink.objects.filter(person=person, undone_at__isnull=True, agency_person__agency_id=agency_id)
+        .select_related("agency_person")
+        .order_by(F("agency_person__identity_as_of").desc(nulls_last=True), "-agency_person_id")
+        .first()
+    )
+    return link.agency_person if link else None
+
+
+def _link_logged(*, actor, agency_person_id: int, person: Person) -> int | None:
+    """Link a record just made on ``person``'s page to them ("logged by staff", certain), and keep it
+    with one of their other records by a confirm decision that later link runs respect and a
+    reviewer may undo. Returns the decision's id (None if the person has no other record)."""
+    from onecase.linkage.models import DecisionPair, LinkDecision
+
+    link = PersonLink.objects.create(agency_person_id=agency_person_id, person=person, match_probability=1.0,
+                                     method=PersonLink.Method.LOGGED, created_by=actor)
+    anchor = (PersonLink.objects.filter(person=person, undone_at__isnull=True)
+              .exclude(agency_person_id=agency_person_id).order_by("agency_person_id")
+              .values_list("agency_person_id", flat=True).first())
+    if anchor is None:
+        return None
+    decision = LinkDecision.objects.create(
+        kind=LinkDecision.Kind.CONFIRM, agency_person_id=agency_person_id, other_id=anchor, decided_by=actor,
+        note="Logged by staff on the person's page.",
+    )
+    DecisionPair.objects.create(decision=decision, agency_person_a_id=min(anchor, agency_person_id),
+                                agency_person_b_id=max(anchor, agency_person_id), together=True)
+    decision.created_links.add(link)
+    return decision.pk
+
+
+def _contact_follows(*, actor, contact: Contact) -> None:
+    """The contact takes its agency person's person and household now, and repeats are judged again."""
+    resolution_refresh(agency_person_ids=[contact.agency_person_id])
+    contact.refresh_from_db(fields=["person", "household"])
+    if contact.person_id is not None or contact.household_id is not None:
+        demand_classify(actor=actor, person_ids=[contact.person_id], household_ids=[contact.household_id])
+

@@ -44,8 +44,8 @@ AGREEMENTS = [
                     "only which agencies are involved, so that they can route people to them.",
         "purpose_codes": ["key_work"],
         "data_categories": ["identity", "contacts", "needs"],
-        "parties": {"FOODBANK": Tier.SIGNPOST, "CAB": Tier.SIGNPOST, "CSC": Tier.SUMMARY, "HOUSING": Tier.SUMMARY,
-                    "ASC": Tier.SUMMARY},
+        "parties": {"FOODBANK": Tier.SIGNPOST, "CAB": Tier.SIGNPOST, "CSC": Tier.FULL, "HOUSING": Tier.FULL,
+                    "ASC": Tier.FULL},
         "signed_document_ref": "VCS protocol v2, signed 2024-04-01",
     },
     {

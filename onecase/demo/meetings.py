@@ -2,8 +2,9 @@
 
 Four series (MARAC, ASB case review, complex case panel, team around the family) with a few
 meetings each, realistic attendees and hourly rates. The top-demand household (the planted
-revolving-door family that no agency owns) is on the agendas of three different series, which
-is what the overlap page is for; the ASB case review's agenda is proposed from its trigger.
+revolving-door family that no agency owns) is put on the agendas of three series, and the ASB case
+review, whose agenda is proposed from its trigger, finds it too: four series discuss one family, which
+is what the overlap page is for.
 All names are synthetic.
 """
 

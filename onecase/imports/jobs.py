@@ -6,6 +6,9 @@ someone who may import for its agency, and imported by the worker
 (``onecase.imports.tasks.run_import_job``). While it runs, progress lives in the cache,
 because the import's own transaction is still open and its writes are not yet visible.
 
+Once imported, the job's new and changed records are linked by the worker (``link_request``;
+see ``onecase.linkage.jobs``), and the job page follows that too (``job_linking``).
+
 The worker beats a heartbeat while it checks or imports. ``jobs_recover`` (run when jobs are
 read, and every minute by the worker's schedule) gives up on a job whose heartbeat is older
 than ``LEASE``: its worker died, and as the import writes its outcome in its own transaction,
@@ -17,7 +20,6 @@ from __future__ import annotations
 import csv
 import logging
 import secrets
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
@@ -25,14 +27,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, connection, transaction
-from django.db.models import QuerySet
+from django.db import DatabaseError, transaction
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from onecase.accounts.models import Agency
 from onecase.accounts.rules import is_staff_member, may_import_for, may_see_records_of, sees_whole_partnership
 from onecase.accounts.selectors import import_agencies_for
+from onecase.concurrency import sqlite_lock_wait
 from onecase.imports.contact_format import (
     KNOWN,
     MAX_PROBLEMS,
@@ -44,6 +47,7 @@ from onecase.imports.contact_format import (
 )
 from onecase.imports.models import ImportJob
 from onecase.imports.rules import job_may_start
+from onecase.linkage.jobs import request_progress
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
 
@@ -100,6 +104,30 @@ def job_progress(job: ImportJob) -> dict:
     else:
         percent = 100 if job.status == ImportJob.Status.SUCCEEDED else 0
     return {"processed": processed, "total": total, "percent": percent}
+
+
+def job_linking(job: ImportJob) -> dict | None:
+    """How linking the job's new and changed records went; None if the job asked for no link.
+
+    ``status`` is the link request's (waiting, running, finished, failed), with ``percent`` while it
+    runs, the run's ``people_created`` and ``links_created`` once finished (``shared`` if that run
+    linked other records too), and ``message``, in plain words, if it failed.
+    """
+    request = job.link_request if job.link_request_id else None
+    if request is None:
+        return None
+    run = request.run if request.run_id else None
+    return {
+        "status": request.status,
+        "label": request.get_status_display(),
+        "pending": request.pending,
+        "percent": request_progress(request),
+        "people_created": run.people_created if run else 0,
+        "links_created": run.links_created if run else 0,
+        "shared": bool(run) and (run.requests.aggregate(asks=Sum("asks"))["asks"] or 0) > 1,
+        "message": request.message,
+        "attempt": request.attempt,
+    }
 
 
 def job_sample(job: ImportJob, rows: int = SAMPLE_ROWS) -> dict | None:
@@ -307,7 +335,7 @@ def jobs_recover(*, now: datetime | None = None, page: bool = False) -> int:
         if beat is None or beat >= cutoff:
             continue
         try:
-            with _lock_wait(PAGE_LOCK_WAIT_MS if page else None):
+            with sqlite_lock_wait(PAGE_LOCK_WAIT_MS if page else None):
                 given_up += _give_up(job, now)
         except DatabaseError as exc:  # SQLite: another import holds the write lock; the schedule tries again
             logger.warning("import job %s: could not be marked stopped yet (%s)", job.pk, exc.__class__.__name__)
@@ -336,21 +364,6 @@ def _give_up(job: ImportJob, now: datetime) -> int:
             transaction.on_commit(lambda: path.unlink(missing_ok=True))
     return updated
 
-
-@contextmanager
-def _lock_wait(milliseconds: int | None):
-    """On SQLite, wait at most ``milliseconds`` for the write lock inside the block."""
-    if milliseconds is None or connection.vendor != "sqlite":
-        yield
-        return
-    usual = int(settings.DATABASES["default"].get("OPTIONS", {}).get("timeout", 5) * 1000)
-    with connection.cursor() as cursor:
-        cursor.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {usual}")
 
 
 def job_files_tidy(*, now: datetime | None = None) -> int:

@@ -7,6 +7,7 @@ class ImportJob(models.Model):
 
     While the worker checks or imports the file it beats ``heartbeat_at`` (see ``onecase.imports.tasks``);
     ``attempt`` counts the runs, so that a run the recovery gave up on cannot write over a later one.
+    An import that added or changed records asks for them to be linked (``link_request``).
     """
 
     class Status(models.TextChoices):
@@ -38,6 +39,10 @@ class ImportJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempt = models.PositiveIntegerField(default=0)
+    link_request = models.ForeignKey(
+        "linkage.LinkRequest", on_delete=models.SET_NULL, null=True, blank=True, related_name="import_jobs",
+        help_text="The link of the records this import added or changed.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -682,7 +682,8 @@ def _upsert_people(cursor, now) -> int:
 def _upsert_contacts(cursor, now) -> tuple[int, int]:
     """Upsert the staged contacts (their agency people upserted already); returns (created, updated).
 
-    Unchanged rows are first deleted from the stage. Rows go in in index order (by
+    Unchanged rows are first deleted from the stage. A contact now about another agency person
+    loses its person and household until it is linked again. Rows go in in index order (by
     occurred_at, which three of the ledger's indexes lead with), so that index pages are
     filled in turn rather than at random.
     """
@@ -723,6 +724,10 @@ def _upsert_contacts(cursor, now) -> tuple[int, int]:
                 WHEN ({", ".join(f"contacts_contact.{c}" for c in address_cols)})
                      {distinct} ({", ".join(f"excluded.{c}" for c in address_cols)})
                 THEN NULL ELSE contacts_contact.address_id END,
+            person_id = CASE WHEN contacts_contact.agency_person_id {distinct} excluded.agency_person_id
+                             THEN NULL ELSE contacts_contact.person_id END,
+            household_id = CASE WHEN contacts_contact.agency_person_id {distinct} excluded.agency_person_id
+                                THEN NULL ELSE contacts_contact.household_id END,
             updated_at = excluded.updated_at
         WHERE (contacts_contact.agency_person_id, {", ".join(f"contacts_contact.{c}" for c in CONTACT_COLUMNS)})
               {distinct} (excluded.agency_person_id, {", ".join(f"excluded.{c}" for c in CONTACT_COLUMNS)})
@@ -766,3 +771,46 @@ class _CopyStream:
         stack, self._stack, self._copy = self._stack, None, None
         if stack is not None:
             stack.__exit__(type(exc), exc, exc.__traceback__)
+
+
+# --- one record, as an agency's own system or a member of staff sends it ---------------------
+
+
+@dataclass
+class RecordResult:
+    contact_id: int
+    agency_person_id: int
+    created: bool  # a new contact
+    updated: bool  # a contact already there, changed
+    person_created: bool  # a new agency person
+
+
+@transaction.atomic
+def record_load(*, record: dict[str, str], agency: Agency) -> RecordResult:
+    """Check one contact given as the canonical fields (docs/contact-format.md, without ``agency``)
+    exactly as a row of a file is checked, and load it as a file's rows are loaded: upserted on
+    (agency, record_id), its agency person on (agency, person_ref). The same record again changes
+    nothing; a changed one is updated as a re-import would update it.
+
+    Checks no permission and audits nothing: the caller's service does both. Raises
+    ``ImportRejected`` whose problems name the field (``column``) of each, with no line.
+    """
+    from onecase.contacts.models import Contact
+
+    layout, _ = read_layout(list(CLEAN_FIELDS), agency_given=True)
+    validator = RowValidator(layout, agency_code=agency.code)
+    values = [record.get(name) or "" for name in CLEAN_FIELDS]
+    copy = connection.vendor == "postgresql"
+    clean, problems = (validator.validate_as_text if copy else validator.validate)(None, values)
+    if problems:
+        raise ImportRejected(problems)
+    now = timezone.now()
+    loader = _CopyLoader(now) if copy else _InsertLoader(now)
+    loader.begin(1)
+    with loader.loading():
+        loader.add(CleanBatch.of_rows([clean]) if copy else [clean], {clean[0]: agency.pk})
+    people_created, created, updated = loader.finish()
+    contact_id, agency_person_id = Contact.objects.filter(agency_id=agency.pk, record_id=clean[_RECORD_ID]).values_list(
+        "pk", "agency_person_id").get()
+    return RecordResult(contact_id=contact_id, agency_person_id=agency_person_id, created=bool(created),
+                        updated=bool(updated), person_created=bool(people_created))

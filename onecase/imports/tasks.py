@@ -2,22 +2,23 @@
 
 Each run beats a heartbeat (``_Heartbeat``) while it works, so that ``jobs_recover`` can tell a
 worker that died from one that is busy. An import writes its outcome in the same transaction as
-its rows: whatever happens to the worker afterwards, the job says what was kept.
+its rows: whatever happens to the worker afterwards, the job says what was kept. An import that
+added or changed records asks for them to be linked in that transaction too (``link_soon``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from onecase.concurrency import Heartbeat
 from onecase.imports.contact_format import Problem
 from onecase.imports.jobs import (
     LEASE,
@@ -29,6 +30,7 @@ from onecase.imports.jobs import (
 )
 from onecase.imports.models import ImportJob
 from onecase.imports.services import ImportRejected, import_contacts, preview_contacts
+from onecase.linkage.services import link_soon
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
 
@@ -62,9 +64,13 @@ def run_import_job(job_id: int) -> dict:
                     agency_code=job.agency.code if job.agency else None,
                     progress=_progress(job_id),
                 )
+                # New and changed records are linked as soon as they are committed, by the worker.
+                changed = result.created or result.updated or result.people_created
+                linking = link_soon(reason="upload") if changed else None
                 # In the import's own transaction: if the worker dies after the commit, the job
-                # already says it was imported, with its counts.
+                # already says it was imported, with its counts (and the link it asked for).
                 kept = mine.update(
+                    link_request=linking,
                     status=Status.SUCCEEDED,
                     processed_rows=result.rows,
                     total_rows=result.rows,
@@ -193,40 +199,19 @@ def _reason(text: str) -> dict:
     return {"line": None, "column": None, "reason": text}
 
 
-class _Heartbeat:
-    """Beats for one run of a job, from a thread, while the run works: in the cache, and on PostgreSQL
-    on the job row too (on SQLite an import's transaction holds the only write lock)."""
+class _Heartbeat(Heartbeat):
+    """Beats for one run of a job: in the cache, and on PostgreSQL on the job row too."""
 
     def __init__(self, job_id: int, attempt: int):
+        super().__init__(name=f"import-job-{job_id}-heartbeat", every=HEARTBEAT_EVERY)
         self.job_id = job_id
         self.attempt = attempt
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"import-job-{job_id}-heartbeat", daemon=True)
-        self._on_row = connection.vendor == "postgresql"
 
-    def __enter__(self) -> _Heartbeat:
-        self._beat_cache()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(HEARTBEAT_EVERY):
-                self._beat_cache()
-                if self._on_row:
-                    self._beat_row()
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    def _beat_cache(self) -> None:
+    def beat_cache(self) -> None:
         beat = {"attempt": self.attempt, "at": time.time()}
         cache.set(heartbeat_key(self.job_id), beat, timeout=int(LEASE.total_seconds()) * 10)
 
-    def _beat_row(self) -> None:
+    def beat_row(self) -> None:
         # A row locked by the run's own transaction (as it writes the outcome) is skipped, not waited for.
         try:
             with transaction.atomic():

@@ -10,6 +10,8 @@ maximisation on blocks that do not group households together (see ADR 0003).
 
 from __future__ import annotations
 
+from functools import cache
+
 from splink import SettingsCreator, block_on
 from splink import comparison_level_library as cll
 from splink import comparison_library as cl
@@ -207,6 +209,16 @@ def blocking_rules() -> list:
         "l.given = r.family AND l.family = r.given AND l.dob = r.dob",
         "l.given = r.family AND l.family = r.given AND l.postcode = r.postcode",
     ]
+
+
+@cache
+def blocking_sql() -> tuple[str, ...]:
+    """The blocking rules as DuckDB conditions on ``l`` and ``r``, as Splink writes them."""
+    from splink.internals.blocking_rule_creator_utils import to_blocking_rule_creator
+
+    return tuple(
+        to_blocking_rule_creator(rule).get_blocking_rule("duckdb").blocking_rule_sql for rule in blocking_rules()
+    )
 
 
 # Exact agreement on these is treated as certain when estimating how many pairs match.

@@ -157,3 +157,75 @@ class ReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"Review {self.pk}: {self.agency_person_a_id} / {self.agency_person_b_id} ({self.match_probability:.2f})"
+
+
+class LinkRequest(models.Model):
+    """New or changed records waiting to be linked: asked for by an upload, a contact or the command line.
+
+    The job worker links every waiting request in one incremental run (``onecase.linkage.jobs``),
+    one run at a time; a request asked for while one waits joins it. A running request beats a
+    heartbeat, so that one whose worker died is started again, or failed, rather than left running.
+    Holds a reason in plain words and the run's counts (through ``run``), never personal data.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting to link"
+        RUNNING = "running", "Linking"
+        FINISHED = "finished", "Linked"
+        FAILED = "failed", "Linking failed"
+
+    reason = models.CharField(max_length=100, help_text="What asked for the link, in plain words.")
+    full = models.BooleanField(default=False, help_text="Relink everything, not only new and changed records.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    asks = models.PositiveIntegerField(default=1, help_text="How many uploads, contacts or commands asked for it.")
+    claim = models.CharField(max_length=32, blank=True, help_text="The run of the worker that took it.")
+    run = models.ForeignKey(LinkRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests")
+    message = models.TextField(blank=True, help_text="Why linking failed, in plain words.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "claim"], name="linkrequest_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Link request {self.pk} ({self.status})"
+
+    @property
+    def pending(self) -> bool:
+        return self.status in {self.Status.WAITING, self.Status.RUNNING}
+
+
+class SearchKey(models.Model):
+    """One search key of an agency person: the indexed blocking person search starts from.
+
+    Keys are normalised as the link run normalises (``linkage.search``): a nickname group with
+    the family name's initial, the family name with the given name's initial, the family name,
+    the date of birth, the postcode, the NHS number, the agency's reference. Derived data, kept
+    by ``search.search_index_refresh`` from the agency people the database marks as changed.
+    """
+
+    agency_person = models.ForeignKey("people.AgencyPerson", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "agency_person"], name="searchkey_key_idx")]
+
+    def __str__(self) -> str:
+        return f"Search key of {self.agency_person_id}"
+
+
+class SearchPending(models.Model):
+    """An agency person added or changed since its search keys were made.
+
+    Written by database triggers on every writer (imports, the API, the admin, raw SQL); read by
+    every search until ``search.search_index_refresh`` makes the keys and removes it.
+    """
+
+    agency_person_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"Search keys pending for {self.agency_person_id}"

@@ -7,7 +7,7 @@ their selectors would not show them.
 """
 
 from onecase.accounts.models import Role
-from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
 
 REVIEW_ROLES = {Role.PARTNERSHIP_ADMIN, Role.AGENCY_ADMIN, Role.DPO}
 
@@ -31,3 +31,8 @@ def may_see_agency_person(user, agency_person) -> bool:
 def may_review_records(user, *agency_people) -> bool:
     """May ``user`` decide about these agency people (a pair, or a record and its person's others)?"""
     return may_review_linkage(user) and all(may_see_agency_person(user, ap) for ap in agency_people)
+
+
+def may_search_people(user) -> bool:
+    """Staff whose role sees people may search for them; what they find follows the identity rule."""
+    return sees_people(user)

@@ -26,7 +26,7 @@ import pyarrow as pa
 from django.db import transaction
 from django.utils import timezone
 
-from onecase.linkage import addresses, clustering, dbio, evidence, normalise
+from onecase.linkage import addresses, clustering, dbio, evidence, model, normalise
 from onecase.linkage.conf import LinkageSettings, linkage_settings
 from onecase.linkage.engine import (
     DuckDBEngine,
@@ -79,8 +79,10 @@ def _decision_snapshot() -> tuple:
 
 class Runner:
     def __init__(self, *, actor=None, full: bool = False, engine: LinkageEngine | None = None,
-                 progress: Progress | None = None, conf: LinkageSettings | None = None):
+                 progress: Progress | None = None, conf: LinkageSettings | None = None,
+                 started: Callable[[LinkRun], None] | None = None):
         self.actor = actor
+        self.started = started
         self.full = full
         self.conf = conf or linkage_settings()
         self.con = duckdb.connect(":memory:")
@@ -99,6 +101,9 @@ class Runner:
         self.parameters: dict = {}
         self.trained = False
         self.counts: dict[str, int] = defaultdict(int)
+        # The people and households whose failure demand the run may have changed; None: everyone's.
+        self.demand_scope: dict[str, list[int]] | None = None
+        self.previous: LinkRun | None = None
 
     # -- reading ------------------------------------------------------------------------
     def _read(self) -> None:
@@ -217,18 +222,42 @@ class Runner:
         self._store_edges(edges)
 
     def _score_new(self) -> None:
-        existing = self._features_rel(
-            "WHERE unique_id IN (SELECT agency_person_id FROM onecase_links) "
-            "AND unique_id NOT IN (SELECT unique_id FROM onecase_new)"
-        )
         new = self._features_rel("WHERE unique_id IN (SELECT unique_id FROM onecase_new)")
         if row_count(new) == 0:
             edges = pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64()),
                               "match_probability": pa.array([], pa.float64()),
                               "match_weight": pa.array([], pa.float64())})
         else:
+            self._candidates()
+            existing = self._features_rel("WHERE unique_id IN (SELECT unique_id FROM onecase_candidates)")
             edges = self.engine.predict_new(existing, new, self.parameters, self.conf.review_low)
         self._store_edges(edges)
+
+    def _candidates(self) -> None:
+        """Linked records that share a block with a new record: the only ones a new record can be scored with.
+
+        The model's blocking rules are applied between the new records and all the others, so the
+        engine compares the new records with these few rather than with every person's records. The
+        pairs it scores, and their scores, are the same (no comparison depends on the rest).
+        """
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE onecase_incoming AS SELECT * FROM {FEATURES} "  # noqa: S608
+            "WHERE unique_id IN (SELECT unique_id FROM onecase_new)"
+        )
+        # Each rule both ways round: Splink's rules are symmetric, but nothing here relies on it.
+        joins = [
+            f"SELECT r.unique_id FROM onecase_incoming l JOIN {FEATURES} r ON {rule} "  # noqa: S608
+            f"UNION SELECT l.unique_id FROM {FEATURES} l JOIN onecase_incoming r ON {rule}"
+            for rule in model.blocking_sql()
+        ]
+        self.con.execute(
+            f"""CREATE OR REPLACE TABLE onecase_candidates AS
+                SELECT unique_id FROM ({' UNION '.join(joins)})
+                WHERE unique_id IN (SELECT agency_person_id FROM onecase_links)
+                  AND unique_id NOT IN (SELECT unique_id FROM onecase_new)"""  # noqa: S608
+        )
+        self.con.execute("DROP TABLE onecase_incoming")
+        self.counts["candidates"] = self.con.sql("SELECT count(*) FROM onecase_candidates").fetchall()[0][0]
 
     def _store_edges(self, edges: pa.Table) -> None:
         _arrow(self.con, "onecase_edges_raw", edges)
@@ -567,6 +596,8 @@ class Runner:
             options=self.conf.as_dict(),
         )
         try:
+            if self.started is not None:
+                self.started(run)
             self.progress("features")
             self._features(incremental)
             self.progress("train")

@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from onecase.concurrency import check_version, lock
 from onecase.exports import csv_writer
-from onecase.linkage.models import DecisionPair, LinkDecision, LinkRun, ReviewItem
+from onecase.linkage import jobs
+from onecase.linkage.models import DecisionPair, LinkDecision, LinkRequest, LinkRun, ReviewItem
 from onecase.linkage.rules import may_review_linkage, may_review_records, may_run_linkage
 from onecase.people.models import AgencyPerson, Person, PersonLink
 from onecase.people.services import (
@@ -36,24 +37,54 @@ from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
 
 
-def link_run(*, actor, full: bool = False, engine=None, progress=None) -> LinkRun:
+def link_run(*, actor, full: bool = False, engine=None, progress=None, started=None) -> LinkRun:
     """Link every agency person to a person and every person to a household.
 
     Incremental unless ``full`` (or nothing is linked yet). ``actor`` None is the command
     line. Writes in one transaction; raises ``LinkageConflict`` if reviewers decided
-    something while the run was scoring (nothing is written; run again).
+    something while the run was scoring (nothing is written; run again). ``started(run)``
+    is called once the run's ``LinkRun`` row exists. To link soon after new records arrive,
+    one run at a time, use ``link_soon`` (queued) or ``link_now`` (in this process).
     """
     if actor is not None and not may_run_linkage(actor):
         raise PermissionDenied("Only partnership administrators may run linkage.")
-    from onecase.contacts.services import demand_classify
+    from onecase.contacts.services import demand_classify, needs_classify
     from onecase.linkage.run import Runner
 
-    run = Runner(actor=actor, full=full, engine=engine, progress=progress).run()
-    # The run gave contacts their person and household; repeats are judged across them.
+    runner = Runner(actor=actor, full=full, engine=engine, progress=progress, started=started)
+    run = runner.run()
     if progress is not None:
         progress("demand")
-    demand_classify(actor=actor)
+    # Contacts imported or logged since the last run are placed in need categories (imports load
+    # rows as sent, at copy speed); then the run gave contacts their person and household, and
+    # repeats are judged across them (after an incremental run, among the people and households
+    # whose contacts it moved or that changed, which include every contact placed here).
+    needs_classify(actor=actor, updated_since=runner.previous.started_at if runner.previous else None)
+    demand_classify(actor=actor, **(runner.demand_scope or {}))
     return run
+
+
+@transaction.atomic
+def link_soon(*, reason: str) -> LinkRequest:
+    """Link the new and changed agency people soon, after the caller's transaction commits.
+
+    Call in the transaction that wrote the records (an import, a contact logged): the job worker
+    then runs an incremental link, one at a time; a request made while one waits joins it, and
+    one made while a link runs is linked by the next. ``reason`` says in plain words what asked
+    (no personal data). Returns the request, whose status and run say how linking went. The
+    caller has already been permitted to write the records; linking them is the partnership's work.
+    """
+    return jobs.request_link(reason=reason)
+
+
+def link_now(*, reason: str, full: bool = False, progress=None, waiting=None) -> LinkRequest:
+    """Link new and changed agency people (or everyone, ``full``) in this process, for the command line.
+
+    Waits for a link running elsewhere to finish first (``waiting()`` is called once if so); one
+    link at a time, as for ``link_soon``. Returns the request, finished (``run`` holds the run) or
+    failed (``message`` says why, in plain words). Not in a transaction: it commits as it goes.
+    """
+    return jobs.link_in_process(reason=reason, full=full, progress=progress, waiting=waiting)
 
 
 def _active_link(agency_person: AgencyPerson) -> PersonLink:

@@ -5,15 +5,17 @@ PostgreSQL, executemany of streamed rows on SQLite) inside the run's transaction
 ORM object is made per row. Agency people are never written. Links whose person is
 unchanged are kept (their probability and address are refreshed); links whose person
 changed are undone and replaced. A full run also gives every contact its person and
-household; an incremental run leaves that to ``resolution_refresh``.
+household; an incremental run gives them to the contacts that can have changed (``_contacts_follow``).
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+from django.db import connection
 from django.utils import timezone
 
 from onecase.linkage import addresses, dbio
@@ -22,6 +24,22 @@ from onecase.people.models import Person, PersonLink
 
 if TYPE_CHECKING:
     from onecase.linkage.run import Runner
+
+BULK_CONTACTS = 20_000  # more contacts than this change: demand counts are rebuilt set-based, not by triggers
+DEMAND_SCOPE_CAP = 5_000  # more people and households than this: failure demand is judged again for all
+
+
+@contextmanager
+def _counts_paused(paused: bool, kinds: list):
+    """Demand counts kept by the triggers, or (``paused``) rebuilt for ``kinds`` once the block has written."""
+    if not paused:
+        yield
+        return
+    from onecase.contacts.bulk import demand_counts_paused, rebuild_demand_counts
+
+    with demand_counts_paused():
+        yield
+        rebuild_demand_counts(kinds)
 
 
 class Writer:
@@ -314,29 +332,83 @@ class Writer:
                 LEFT JOIN person_address pa ON pa.agency_person_id = c.agency_person_id
                 {"LEFT JOIN onecase_household_after ha ON ha.person_id = pa.person_id" if full else ""}"""  # noqa: S608
         )
-        from onecase.contacts.bulk import demand_counts_paused, rebuild_demand_counts
         from onecase.contacts.models import DemandKind
 
-        # Demand counts are rebuilt once, set-based, rather than by the triggers contact by contact.
-        with demand_counts_paused():
+        changed = """FROM onecase_contact_target
+                     WHERE address_id IS DISTINCT FROM current OR person_id IS DISTINCT FROM current_person
+                        OR household_id IS DISTINCT FROM current_household"""
+        many = full or self._count(f"SELECT count(*) {changed}") > BULK_CONTACTS
+        # Many contacts: demand counts are rebuilt once, set-based, rather than by the triggers one by one.
+        with _counts_paused(many, [DemandKind.ADDRESS, DemandKind.PERSON, DemandKind.HOUSEHOLD] if full
+                            else [DemandKind.ADDRESS]):
             rows = dbio.update_from(
                 "contacts_contact", ("address_id", "person_id", "household_id"), self.con,
-                """SELECT id, address_id, person_id, household_id FROM onecase_contact_target
-                   WHERE address_id IS DISTINCT FROM current OR person_id IS DISTINCT FROM current_person
-                      OR household_id IS DISTINCT FROM current_household
-                   ORDER BY id""",
+                f"SELECT id, address_id, person_id, household_id {changed} ORDER BY id",
                 {"address_id": "bigint", "person_id": "bigint", "household_id": "bigint"},
             )
-            if rows:
-                rebuild_demand_counts(
-                    [DemandKind.ADDRESS, DemandKind.PERSON, DemandKind.HOUSEHOLD] if full else [DemandKind.ADDRESS]
-                )
         self.counts["contacts_addressed"] = rows
         if self.incremental:
-            from onecase.contacts.services import resolution_refresh
+            self._contacts_follow()
 
-            # Contacts carry their person and household for demand queries.
-            resolution_refresh()
+    def _contacts_follow(self) -> None:
+        """Incremental: contacts take the person and household of their agency person's active link.
+
+        Only contacts that can have changed are looked at: those of the agency people this run
+        (re)linked, of the people it gave records to (whose household it may have moved), and
+        contacts with no person yet (new contacts of agency people linked before). The people and
+        households whose contacts moved, and those of contacts changed since the last run, are
+        left in ``demand_scope``: the contacts whose failure demand may have changed.
+        """
+        from onecase.contacts.models import DemandKind
+
+        dbio.load_temp_from(
+            "onecase_touched", {"id": "bigint PRIMARY KEY"}, self.con,
+            "SELECT DISTINCT unique_id FROM onecase_person_records ORDER BY 1",
+        )
+        distinct = dbio.distinct_from()
+        dbio.drop_temp("onecase_contact_people")
+        dbio.execute(
+            f"""CREATE TEMPORARY TABLE onecase_contact_people AS
+                SELECT c.id, l.person_id, p.household_id, c.person_id AS old_person,
+                       c.household_id AS old_household
+                FROM contacts_contact c
+                LEFT JOIN people_personlink l ON l.agency_person_id = c.agency_person_id AND l.undone_at IS NULL
+                LEFT JOIN people_person p ON p.id = l.person_id
+                WHERE c.id IN (SELECT id FROM contacts_contact
+                               WHERE agency_person_id IN (SELECT id FROM onecase_touched)
+                               UNION ALL SELECT id FROM contacts_contact WHERE person_id IS NULL)
+                  AND (c.person_id {distinct} l.person_id OR c.household_id {distinct} p.household_id)"""  # noqa: S608
+        )
+        moved = dbio.fetch_arrow(
+            "SELECT old_person, person_id, old_household, household_id FROM onecase_contact_people",
+            {"old_person": pa.int64(), "person_id": pa.int64(), "old_household": pa.int64(),
+             "household_id": pa.int64()},
+        )
+        with _counts_paused(moved.num_rows > BULK_CONTACTS, [DemandKind.PERSON, DemandKind.HOUSEHOLD]):
+            if moved.num_rows:
+                dbio.execute(
+                    """UPDATE contacts_contact SET person_id = t.person_id, household_id = t.household_id
+                       FROM onecase_contact_people t WHERE contacts_contact.id = t.id"""
+                )
+        dbio.drop_temp("onecase_contact_people")
+        dbio.drop_temp("onecase_touched")
+        self.counts["contacts_resolved"] = moved.num_rows
+        people = {v for c in ("old_person", "person_id") for v in moved.column(c).to_pylist()}
+        households = {v for c in ("old_household", "household_id") for v in moved.column(c).to_pylist()}
+        since = self.r.previous.started_at if self.r.previous is not None else None
+        if since is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT DISTINCT person_id, household_id FROM contacts_contact WHERE updated_at >= %s",
+                    [dbio.adapt_datetime(since)],
+                )
+                for person, household in cursor.fetchall():
+                    people.add(person)
+                    households.add(household)
+        people.discard(None)
+        households.discard(None)
+        if since is not None and len(people) + len(households) <= DEMAND_SCOPE_CAP:
+            self.r.demand_scope = {"person_ids": sorted(people), "household_ids": sorted(households)}
 
     # -- review -----------------------------------------------------------------------------------
     def _review(self, review: list[tuple]) -> None:

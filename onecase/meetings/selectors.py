@@ -21,6 +21,7 @@ from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_part
 from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record
 from onecase.cases.rules import sections_visible
+from onecase.cases.selectors import owning_cases
 from onecase.contacts.demand import subject_labels as demand_labels
 from onecase.meetings.models import (
     MEETING_PURPOSES,
@@ -34,6 +35,7 @@ from onecase.meetings.models import (
 )
 from onecase.meetings.rules import may_read_minutes, member_agency_ids, sees_aggregates_only
 from onecase.people.models import Household, Person
+from onecase.people.selectors import household_members
 from onecase.sharing.selectors import known_households, known_people
 
 PENNY = Decimal("0.01")
@@ -102,6 +104,7 @@ def meeting_detail(user, meeting: Meeting) -> dict:
     labels = subject_labels(user, [(i.subject_kind, i.subject_id) for i in items])
     for item in items:
         item.label = labels[(item.subject_kind, item.subject_id)]
+    _with_owning_cases(items)
     attendees = list(meeting.attendees.select_related("agency", "role", "user"))
     minutes = Minutes.objects.filter(meeting=meeting).prefetch_related("recipients").first()
     return {
@@ -112,6 +115,20 @@ def meeting_detail(user, meeting: Meeting) -> dict:
         "minutes": minutes,
         "may_read_minutes": minutes is not None and (user is None or may_read_minutes(user, minutes)),
     }
+
+
+def _with_owning_cases(items: list[AgendaItem]) -> None:
+    """Give each item without a live case the live case that owns its subject now
+    (``cases.selectors.owning_cases``): on the household of a person listed, say, or opened since."""
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for item in items:
+        if item.case is None or not item.case.is_live:
+            wanted[item.subject_kind].append(item.subject_id)
+    owners = {kind: owning_cases(kind, ids) for kind, ids in wanted.items()}
+    for item in items:
+        owner = owners.get(item.subject_kind, {}).get(item.subject_id)
+        if owner is not None and (item.case is None or not item.case.is_live):
+            item.case = owner
 
 
 def meeting_cost(attendees) -> Decimal:
@@ -353,6 +370,7 @@ def agenda_item_for(user, meeting: Meeting, item_pk: int) -> AgendaItem:
         raise Http404("No such agenda item.")
     key = (item.subject_kind, item.subject_id)
     item.label = subject_labels(user, [key])[key]
+    _with_owning_cases([item])
     return item
 
 
@@ -404,11 +422,7 @@ def meeting_work_purposes(user, person_ids: list[int] | None = None) -> list[tup
         households = Person.objects.filter(pk__in=list(person_ids), household_id__isnull=False)
         items = items.filter(Q(person_id__in=list(person_ids)) | Q(household_id__in=households.values("household_id")))
     found = set(items.values_list("person_id", "household_id", "meeting__series__kind", "meeting__held_on"))
-    members: dict[int, list[int]] = defaultdict(list)
-    for pk, household in Person.objects.filter(
-        household_id__in={household for _, household, _, _ in found if household}
-    ).values_list("pk", "household_id"):
-        members[household].append(pk)
+    members = household_members(household for _, household, _, _ in found)
     wanted = None if person_ids is None else set(person_ids)
     rows = []
     for person, household, kind, held_on in sorted(found, key=lambda row: row[3], reverse=True):

@@ -118,6 +118,7 @@ class PersonLink(models.Model):
         AUTOMATIC = "automatic", "Automatic (linkage)"
         CONFIRMED = "confirmed", "Confirmed by a reviewer"
         SPLIT = "split", "Split by a reviewer"
+        LOGGED = "logged", "Logged by staff"
 
     agency_person = models.ForeignKey(AgencyPerson, on_delete=models.CASCADE, related_name="links")
     # Indexed by personlink_person_idx; the staff columns are rarely searched. Fewer indexes

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
-from onecase.people.models import AgencyPerson, PersonLink
+from onecase.people.models import AgencyPerson, Person, PersonLink
 
 
 def agency_people_visible_to(user) -> QuerySet[AgencyPerson]:
@@ -26,3 +26,14 @@ def active_links_visible_to(user) -> QuerySet[PersonLink]:
     return PersonLink.objects.filter(
         undone_at__isnull=True, agency_person__in=agency_people_visible_to(user)
     ).select_related("agency_person__agency", "address")
+
+
+def household_members(household_ids) -> dict[int, list[int]]:
+    """{household id: its people's ids}, for expanding a household subject into the people it concerns.
+    Ids only: what identifies them to a viewer is the identity rule's to decide."""
+    members: dict[int, list[int]] = {}
+    ids = {h for h in household_ids if h}
+    if ids:
+        for pk, household in Person.objects.filter(household_id__in=ids).values_list("pk", "household_id"):
+            members.setdefault(household, []).append(pk)
+    return members

@@ -9,7 +9,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record
 from onecase.contacts.demand import demand_scope, ledger_for
 from onecase.contacts.models import DemandClass, NeedCategory
+from onecase.contacts.services import failure_window
 
 # A presenting need is listed in the citizen's words only when this many different people used
 # them (small-number suppression), so a phrase that could identify someone never appears, however
@@ -30,6 +31,7 @@ class ShareRow:
     label: str
     contacts: int
     failures: int
+    less_history: bool = False  # a month with less than a whole repeat window of ledger before it
 
     @property
     def share(self) -> float:
@@ -61,8 +63,35 @@ def failure_share_by_agency(user, *, since=None, until=None) -> list[ShareRow]:
     return sorted(result, key=lambda r: (-r.share, r.label))
 
 
+@dataclass(frozen=True)
+class RepeatHistory:
+    """How far back a repeat can be found: the repeat window, and the day of the first contact counted
+    (None when there is none)."""
+
+    window_days: int
+    first: dt.date | None
+
+    @property
+    def full_from(self) -> dt.date | None:
+        """The first day with a whole repeat window of the ledger before it."""
+        return self.first + dt.timedelta(days=self.window_days) if self.first else None
+
+    def short(self, month: str) -> bool:
+        """Whether the month "YYYY-MM" starts before a whole window of history, so its share is understated."""
+        return self.full_from is not None and dt.date.fromisoformat(f"{month}-01") < self.full_from
+
+
+def repeat_history(user) -> RepeatHistory:
+    """The repeat window, and when the contacts ``user`` counts first have a whole window before them."""
+    window = failure_window()
+    first = ledger_for(demand_scope(user)).aggregate(first=Min("occurred_at"))["first"]
+    return RepeatHistory(window.days, timezone.localdate(first) if first else None)
+
+
 def failure_share_by_month(user, *, since=None, until=None) -> list[ShareRow]:
-    """The same per calendar month (UK time), oldest first."""
+    """The same per calendar month (UK time), oldest first, each marked when it has less history
+    than a whole repeat window (its share is then understated)."""
+    history = repeat_history(user)
     rows = (
         _counted(user, since, until)
         .annotate(month=TruncMonth("occurred_at", tzinfo=timezone.get_current_timezone()))
@@ -70,7 +99,8 @@ def failure_share_by_month(user, *, since=None, until=None) -> list[ShareRow]:
         .annotate(n=Count("pk"), failures=Count("pk", filter=Q(demand_class=DemandClass.FAILURE)))
         .order_by("month")
     )
-    return [ShareRow(f"{r['month']:%Y-%m}", r["n"], r["failures"]) for r in rows]
+    return [ShareRow(f"{r['month']:%Y-%m}", r["n"], r["failures"], history.short(f"{r['month']:%Y-%m}"))
+            for r in rows]
 
 
 @dataclass

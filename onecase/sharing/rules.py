@@ -4,6 +4,9 @@ Evaluated at query time on every request, so an agreement that ends or is revoke
 the very next request, in existing sessions too.
 """
 
+from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -43,6 +46,46 @@ class Disclosure:
             return ""
         label = self.purpose_label
         return f"{self.agreement.reference}, for {label[:1].lower()}{label[1:]} ({self.purpose_source})"
+
+
+_memo: ContextVar[dict | None] = ContextVar("onecase_sharing_memo", default=None)
+
+
+@contextmanager
+def rules_remembered():
+    """Within the block, the agreements in force and what identifies people to each user are read
+    once: for one read (a page, a search) that asks these rules many times. Nested blocks share
+    the outermost; nothing is kept after it, so the next request sees every change."""
+    if _memo.get() is not None:
+        yield
+        return
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def _remembered(key: tuple, compute: Callable):
+    memo = _memo.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _user_key(user) -> tuple:
+    return (user.pk, user.agency_id, user.role)
+
+
+def _agency_agreements(agency_id: int) -> list[Agreement]:
+    """Agreements in force today to which ``agency_id`` is a party, with their parties, by reference."""
+    on = timezone.localdate()
+    return _remembered(("agreements", agency_id, on), lambda: list(
+        _in_force(on).filter(parties__agency_id=agency_id).distinct().prefetch_related("parties")
+        .order_by("reference")
+    ))
 
 
 def _agreement_purpose(agreement: Agreement, purposes: dict[str, str]) -> str | None:
@@ -111,12 +154,14 @@ def disclosures_for(user, owner_agency_id: int, *, person_id: int | None = None,
 
 def _by_agreement(user, owner_agency_id: int, categories, purposes: dict[str, str]) -> dict[str, Disclosure]:
     best = dict.fromkeys(categories, Disclosure(Tier.SIGNPOST, basis="signpost"))
-    agreements = agreements_in_force(between=(user.agency_id, owner_agency_id)).prefetch_related("parties")
-    for agreement in agreements.order_by("reference"):
+    for agreement in _agency_agreements(user.agency_id):
+        parties = agreement.parties.all()
+        if not any(p.agency_id == owner_agency_id for p in parties):
+            continue  # the owning agency is no party to it
         purpose = _agreement_purpose(agreement, purposes)
         if purpose is None:
             continue  # not an agreement for the work in hand
-        receiving = next(p for p in agreement.parties.all() if p.agency_id == user.agency_id)
+        receiving = next(p for p in parties if p.agency_id == user.agency_id)
         for category in categories:
             # An agreement that does not list a category shows no more than a signpost of it.
             if category in (agreement.data_categories or []) and receiving.max_tier > best[category].tier:
@@ -140,6 +185,10 @@ def identity_agency_ids(user) -> frozenset[int] | None:
         return None
     if user.agency_id is None:
         return frozenset()
+    return _remembered(("identity", *_user_key(user)), lambda: _identity_agency_ids(user))
+
+
+def _identity_agency_ids(user) -> frozenset[int]:
     found = {user.agency_id}
     for agreement in _identifying_agreements(user):
         if _agreement_purpose(agreement, EVERYDAY) is not None:
@@ -149,12 +198,8 @@ def identity_agency_ids(user) -> frozenset[int] | None:
 
 def _identifying_agreements(user) -> list[Agreement]:
     """Agreements in force under which ``user``'s agency sees identity at summary tier or above."""
-    agreements = (
-        _in_force().filter(parties__agency_id=user.agency_id).distinct().prefetch_related("parties")
-        .order_by("reference")
-    )
     found = []
-    for agreement in agreements:
+    for agreement in _agency_agreements(user.agency_id):
         receiving = next(p for p in agreement.parties.all() if p.agency_id == user.agency_id)
         if DataCategory.IDENTITY in (agreement.data_categories or []) and receiving.max_tier >= Tier.SUMMARY:
             found.append(agreement)
@@ -167,6 +212,10 @@ def identity_raised_for(user) -> dict[int, frozenset[int] | None]:
     agreement covers the purpose of a case, pull-in or meeting ``user`` works on about them."""
     if not sees_people(user) or sees_whole_partnership(user) or user.agency_id is None:
         return {}
+    return _remembered(("raised", *_user_key(user)), lambda: _identity_raised_for(user))
+
+
+def _identity_raised_for(user) -> dict[int, frozenset[int] | None]:
     now = timezone.now()
     raised: dict[int, frozenset[int] | None] = {}
     work = work_purposes(user)
@@ -228,17 +277,16 @@ def may_manage_break_glass(user) -> bool:
     return sees_whole_partnership(user)
 
 
-# The owning agency's administrators and DPOs decide its disclosure requests.
+# The owning agency's administrators and DPOs decide its disclosure requests: the agency that holds
+# the records answers for sharing them, so the partnership administrator does not decide for it.
 DECIDING_ROLES = {Role.AGENCY_ADMIN, Role.DPO}
 
 
 def may_decide_request(user, request: DisclosureRequest) -> bool:
-    """The owning agency's administrator or DPO (or the partnership) decides."""
+    """Only the owning agency's administrator or DPO decides."""
     if not is_staff_member(user):
         return False
-    return sees_whole_partnership(user) or (
-        user.agency_id == request.owner_agency_id and user.role in DECIDING_ROLES
-    )
+    return user.agency_id == request.owner_agency_id and user.role in DECIDING_ROLES
 
 
 def may_export_sar(user, person_id: int) -> bool:

@@ -27,6 +27,7 @@ from onecase.sharing.rules import (
     may_export_sar,
     may_read_audit,
     may_see_access_history,
+    rules_remembered,
 )
 
 PERSON_VIEWS = (AuditEvent.Action.VIEW, AuditEvent.Action.DISCLOSE, AuditEvent.Action.EXPORT)
@@ -227,18 +228,31 @@ def unusual_access(user, *, since=None, until=None, caseload=None) -> list[dict]
 # holds on every page, list, export and API response.
 
 
+# A read that asks several of these selectors about the same people (a page, a search) works out
+# what identifies people to its user, and the agreements in force, once.
+identity_remembered = rules_remembered
+
+
+def _identity(user) -> tuple[frozenset[int] | None, dict[int, frozenset[int] | None]]:
+    return identity_agency_ids(user), identity_raised_for(user)
+
+
 def identifying_links(user) -> QuerySet[PersonLink]:
     """Current links whose agency record may identify its person to ``user``."""
     links = PersonLink.objects.filter(undone_at__isnull=True)
     if user is None:
         return links
-    agencies = identity_agency_ids(user)
+    agencies, raised_for = _identity(user)
     if agencies is None:
         return links
     allowed = Q(agency_person__agency_id__in=sorted(agencies))
-    for person_id, raised in identity_raised_for(user).items():
-        allowed |= Q(person_id=person_id) if raised is None else Q(
-            person_id=person_id, agency_person__agency_id__in=sorted(raised)
+    # People raised to the same agencies share one condition: a key worker's caseload is one IN list.
+    people: dict[frozenset[int] | None, list[int]] = defaultdict(list)
+    for person_id, raised in raised_for.items():
+        people[raised].append(person_id)
+    for raised, ids in people.items():
+        allowed |= Q(person_id__in=sorted(ids)) if raised is None else Q(
+            person_id__in=sorted(ids), agency_person__agency_id__in=sorted(raised)
         )
     return links.filter(allowed)
 
@@ -332,23 +346,36 @@ def person_names(user, ids) -> dict[int, str]:
     ids = list(ids)
     if not ids:
         return {}
+    # A spelling ignores letter case and spacing (one agency's system writes family names in capitals);
+    # it is shown as most of its records write it, in mixed case where any does.
     spellings: dict[int, Counter] = defaultdict(Counter)
-    newest: dict[tuple[int, str], object] = {}
+    written: dict[tuple[int, str], Counter] = defaultdict(Counter)
+    newest: dict[tuple, object] = {}
     rows = identifying_links(user).filter(person_id__in=ids).values_list(
         "person_id", "agency_person__given_name", "agency_person__family_name", "agency_person__identity_as_of"
     )
     for person_id, given, family, as_of in rows:
-        name = " ".join(part for part in (given.strip(), family.strip()) if part)
+        name = " ".join(f"{given} {family}".split())
         if not name:
             continue
-        spellings[person_id][name] += 1
-        if (person_id, name) not in newest or (as_of and as_of > newest[(person_id, name)]):
-            newest[(person_id, name)] = as_of
+        spelling = name.casefold()
+        spellings[person_id][spelling] += 1
+        written[(person_id, spelling)][name] += 1
+        for key in ((person_id, spelling), (person_id, spelling, name)):
+            if key not in newest or (as_of and (newest[key] is None or as_of > newest[key])):
+                newest[key] = as_of
+
+    def recent(key) -> tuple:
+        return (newest[key] is not None, newest[key] or 0)
+
     names = {}
     for person_id, counts in spellings.items():
-        names[person_id] = max(
-            counts, key=lambda n: (counts[n], newest[(person_id, n)] is not None, newest[(person_id, n)] or 0, n)
-        )
+        spelling = max(counts, key=lambda s: (counts[s], *recent((person_id, s)), s))
+        forms = written[(person_id, spelling)]
+        names[person_id] = max(forms, key=lambda n: (
+            not any(len(w) > 1 and (w.isupper() or w.islower()) for w in n.split()),
+            forms[n], *recent((person_id, spelling, n)), n,
+        ))
     return names
 
 
@@ -386,14 +413,12 @@ def involved_agencies(user, person_ids) -> dict[int, list[Agency]]:
 
 
 def disclosure_requests_to_decide(user) -> QuerySet[DisclosureRequest]:
-    """Pending requests the user's agency decides (every one for the partnership)."""
+    """Pending requests the user's agency decides: only the owning agency's administrators and DPOs."""
     pending = DisclosureRequest.objects.filter(status=DisclosureRequest.Status.PENDING).select_related(
         "owner_agency", "requested_by__agency"
     )
     if not is_staff_member(user):
         return pending.none()
-    if sees_whole_partnership(user):
-        return pending
     if user.role in DECIDING_ROLES and user.agency_id:
         return pending.filter(owner_agency_id=user.agency_id)
     return pending.none()

@@ -12,11 +12,19 @@ from django.views.decorators.http import require_GET
 from onecase.audit.services import client_ip
 from onecase.cases.rules import may_open_cases
 from onecase.contacts.demand import demand_search, month_list, monthly_counts, partnership_monthly
+from onecase.contacts.rules import may_view_profiles
 from onecase.exports import csv_response
-from onecase.web.charts import bar_chart, sparkline
+from onecase.sharing.selectors import identity_remembered
+from onecase.web.charts import bar_chart, incomplete_month, sparkline
 from onecase.web.forms import PeriodForm
+from onecase.web.subjects import openable
 
 MONTHS = 24
+SUBJECT_ONE = {"household": "Household", "person": "Person", "address": "Address"}
+NOT_IDENTIFIED = {"household": "A household not named to your role", "person": "A person not named to your role",
+                  "address": "An address not shown to your role"}
+NOT_KNOWN = {"household": "A household your agency may not identify",
+             "person": "A person your agency may not identify"}
 
 
 class DemandFilterForm(PeriodForm):
@@ -55,19 +63,27 @@ def _ranking(request, params, *, export: bool = False):
 
 @login_required
 @require_GET
+@identity_remembered()
 def demand_dashboard(request):
     """Households, people or addresses ranked by their demand across the agencies the user may count."""
     form, params = _filters(request)
     rows, months, series = _ranking(request, params)
+    today = timezone.localdate()
+    partial, partial_note = incomplete_month(params["until"] or today, today)
     key = f"{params['by']}_id"
+    profiles = may_view_profiles(request.user)
+    links = openable(request.user, [(params["by"], row[key]) for row in rows])
     for row in rows:
         values = series.get(row[key], [])
-        row["sparkline"] = sparkline(
-            values, label=f"Contacts per month, {months[0]} to {months[-1]}: {', '.join(map(str, values))}"
-        )
-        row["profile"] = (
-            f"/households/{row[key]}/" if params["by"] == "household"
-            else f"/people/{row[key]}/" if params["by"] == "person" else ""
+        row["sparkline"] = sparkline(values, months=months, chart_id=f"spark-{params['by']}-{row[key]}",
+                                     partial=partial, partial_note=partial_note)
+        if not profiles:
+            # Figures without identities: say what the row is, never its id, and link nowhere.
+            row["label"] = NOT_IDENTIFIED[params["by"]]
+        elif params["by"] != "address" and (params["by"], row[key]) not in links:
+            row["label"] = NOT_KNOWN[params["by"]]
+        row["profile"] = "" if (params["by"], row[key]) not in links else (
+            f"/households/{row[key]}/" if params["by"] == "household" else f"/people/{row[key]}/"
         )
         if row["profile"] and "needs_owner" in row["flags"] and may_open_cases(request.user):
             row["open_case"] = f"/cases/open/?{params['by']}={row[key]}"
@@ -81,10 +97,15 @@ def demand_dashboard(request):
         "params": params,
         "rows": rows,
         "trend": trend,
-        "trend_chart": bar_chart(trend, title=f"Contacts per month, {months[0]} to {months[-1]}"),
+        "trend_chart": bar_chart(trend, chart_id="contacts-per-month", title="Contacts per month", x_label="Month",
+                                 y_label="Contacts", months=True, partial=partial, partial_note=partial_note),
+        "partial": partial,
+        "partial_note": partial_note,
         "agency_totals": sorted(agencies.items(), key=lambda item: -item[1]),
         "query": request.GET.urlencode(),
         "subject": dict(DemandFilterForm.base_fields["by"].choices)[params["by"]],
+        "subject_one": SUBJECT_ONE[params["by"]],
+        "names": profiles,
     }
     return render(request, "web/demand/dashboard.html", context)
 
@@ -113,10 +134,13 @@ def demand_csv(request):
 @require_GET
 def demand_trend_csv(request):
     """The partnership's contacts per month, as CSV (the data behind the trend chart)."""
-    months = month_list(timezone.localdate(), MONTHS)
+    today = timezone.localdate()
+    months = month_list(today, MONTHS)
+    partial, _ = incomplete_month(today, today)
     response, writer = csv_response("contacts-per-month.csv")
-    writer.writerow(["month", "contacts"])
-    writer.writerows(partnership_monthly(request.user, months=months))
+    writer.writerow(["month", "contacts", "whole_month"])
+    writer.writerows([month, n, "no" if month == partial else "yes"]
+                     for month, n in partnership_monthly(request.user, months=months))
     return response
 
 

@@ -51,6 +51,7 @@ from onecase.meetings.services import (
 from onecase.sharing.services import client_ip
 from onecase.web.charts import bar_chart
 from onecase.web.forms import PeriodForm
+from onecase.web.subjects import openable, visible_case_ids
 
 ACTION_ROWS = (1, 2)
 
@@ -121,6 +122,11 @@ def meeting_page(request, pk: int):
 def meeting_detail_context(request, meeting: Meeting) -> dict:
     detail = meeting_read(request.user, meeting, ip=client_ip(request))
     user = request.user
+    links = openable(user, [(item.subject_kind, item.subject_id) for item in detail["items"]])
+    cases = visible_case_ids(user, {item.case.pk for item in detail["items"] if item.case})
+    for item in detail["items"]:
+        item.openable = (item.subject_kind, item.subject_id) in links
+        item.case_openable = item.case is not None and item.case.pk in cases
     detail.update(
         meeting=meeting,
         may_manage=may_manage_meeting(user, meeting),
@@ -157,7 +163,7 @@ class AttendeeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["agency"].queryset = member_agencies(meeting.series)
         self.fields["user"].queryset = minutes_recipients_for(meeting.series)
-        self.fields["user"].label_from_instance = lambda u: f"{u.get_full_name() or u.username} ({u.agency.code})"
+        self.fields["user"].label_from_instance = lambda u: f"{u.get_full_name() or u.username} ({u.agency.name})"
 
     def clean(self):
         data = super().clean()
@@ -189,7 +195,8 @@ def attendee_new(request, pk: int):
 class AgendaItemForm(forms.Form):
     kind = forms.ChoiceField(label="Household or person", choices=[("household", "Household"), ("person", "Person")])
     subject = forms.IntegerField(label="Household or person number", min_value=1,
-                                 help_text="The number on their profile page (as in the linkage export)",
+                                 help_text="Find them with Find a person: the number ends the address of their page, "
+                                           "for example 1234 in /people/1234/",
                                  error_messages={"required": "Enter the household or person number",
                                                  "invalid": "Enter the number, for example 1234",
                                                  "min_value": "Enter the number, for example 1234"})
@@ -287,7 +294,7 @@ class DecisionForm(forms.Form):
                 help_text="Someone on the case",
             )
             self.fields[f"action{n}_owner"].label_from_instance = (
-                lambda u: f"{u.get_full_name() or u.username} ({u.agency.code})"
+                lambda u: f"{u.get_full_name() or u.username} ({u.agency.name})"
             )
             self.fields[f"action{n}_due"] = forms.DateField(
                 label=f"Action {n}: due", required=False, help_text="For example, 2026-12-01",
@@ -423,6 +430,9 @@ def overlap_list(request):
     form, since, until = _period(request)
     found = overlaps_read(request.user, since=since, until=until, ip=client_ip(request))
     aggregates_only = sees_aggregates_only(request.user)
+    links = openable(request.user, [(overlap.kind, overlap.subject_id) for overlap in found])
+    for overlap in found:
+        overlap.openable = (overlap.kind, overlap.subject_id) in links
     context = {"form": form, "since": since, "until": until, "overlaps": [] if aggregates_only else found,
                "count": len(found), "aggregates_only": aggregates_only}
     return render(request, "web/meetings/overlaps.html", context)
@@ -434,10 +444,14 @@ def cost_report(request):
     """What the meetings cost: per meeting, per series and per household or person discussed."""
     form, since, until = _period(request)
     report = meeting_costs_read(request.user, since=since, until=until, ip=client_ip(request))
-    series = [(row.meeting.held_on.isoformat(), int(row.cost)) for row in report.meetings]
+    links = openable(request.user, [(row.kind, row.subject_id) for row in report.subjects])
+    for row in report.subjects:
+        row.openable = (row.kind, row.subject_id) in links
+    series = [(f"{row.meeting.held_on.day} {row.meeting.held_on:%b %Y}", int(row.cost)) for row in report.meetings]
     context = {
         "form": form, "since": since, "until": until, "report": report, "query": request.GET.urlencode(),
-        "chart": bar_chart(series, title=f"Cost of each meeting in pounds, {since} to {until}"),
+        "chart": bar_chart(series, chart_id="meeting-costs", title="Cost of each meeting in pounds",
+                           x_label="Meeting date", y_label="Cost (£)", unit="£"),
     }
     return render(request, "web/meetings/costs.html", context)
 

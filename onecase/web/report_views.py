@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -23,8 +24,9 @@ from onecase.reports.demand_reports import (
     demands_in_context_read,
     failure_demand_export,
     failure_demand_read,
+    repeat_history,
 )
-from onecase.web.charts import bar_chart
+from onecase.web.charts import bar_chart, category_chart, incomplete_month
 from onecase.web.forms import PeriodForm
 
 
@@ -44,10 +46,15 @@ def failure_demand(request):
     """Failure-demand share per agency and per month, with a chart, tables and CSV."""
     form, period = _period(request)
     agencies, months = failure_demand_read(request.user, ip=client_ip(request), **period)
-    chart = bar_chart([(m.label, round(m.share * 100)) for m in months],
-                      title="Failure demand as a percentage of contacts, per month")
+    today = timezone.localdate()
+    partial, partial_note = incomplete_month(period["until"] or today, today)
+    chart = bar_chart([(m.label, round(m.share * 100)) for m in months], chart_id="failure-per-month",
+                      title="Failure demand as a percentage of contacts, per month", x_label="Month",
+                      y_label="Failure demand (%)", unit="%", months=True, partial=partial,
+                      partial_note=partial_note, less_history=[m.label for m in months if m.less_history])
     return render(request, "web/demand/failure.html", {
         "form": form, "agencies": agencies, "months": months, "chart": chart, "query": request.GET.urlencode(),
+        "history": repeat_history(request.user), "partial": partial, "partial_note": partial_note,
     })
 
 
@@ -58,8 +65,15 @@ def failure_demand_csv(request):
     by = "month" if request.GET.get("by") == "month" else "agency"
     rows = failure_demand_export(request.user, by=by, ip=client_ip(request), **period)
     response, writer = csv_response(f"failure-demand-by-{by}.csv")
-    writer.writerow([by, "contacts", "failure_demand", "failure_demand_share"])
-    writer.writerows([r.label, r.contacts, r.failures, Decimal(f"{r.share:.4f}")] for r in rows)
+    if by == "agency":
+        writer.writerow([by, "contacts", "failure_demand", "failure_demand_share"])
+        writer.writerows([r.label, r.contacts, r.failures, Decimal(f"{r.share:.4f}")] for r in rows)
+        return response
+    today = timezone.localdate()
+    partial, _ = incomplete_month(period["until"] or today, today)
+    writer.writerow([by, "contacts", "failure_demand", "failure_demand_share", "whole_month", "full_repeat_history"])
+    writer.writerows([r.label, r.contacts, r.failures, Decimal(f"{r.share:.4f}"), "no" if r.label == partial else "yes",
+                      "no" if r.less_history else "yes"] for r in rows)
     return response
 
 
@@ -69,7 +83,9 @@ def demands_context(request):
     """The most frequent demands across the partnership, by need category and in people's own words."""
     form, period = _period(request)
     report = demands_in_context_read(request.user, ip=client_ip(request), **period)
-    chart = bar_chart([(r.label, r.total) for r in report.categories], title="Contacts by need category")
+    chart = category_chart([(r.label, r.total) for r in report.categories], chart_id="contacts-by-need",
+                           title="Contacts by need category", category_label="Need category",
+                           value_label="Contacts")
     return render(request, "web/demand/context.html", {
         "form": form, "report": report, "chart": chart, "minimum": MIN_PHRASE_COUNT,
         "query": request.GET.urlencode(),

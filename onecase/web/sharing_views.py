@@ -36,6 +36,7 @@ from onecase.sharing.services import (
     disclosure_request_decide,
     sar_export,
 )
+from onecase.web.subjects import openable
 
 
 def _person(request, pk: int) -> Person:
@@ -124,10 +125,12 @@ def break_the_glass(request, pk: int):
 @require_GET
 def requests_list(request):
     """Requests waiting for the user's agency to decide, and the user's own requests."""
-    return render(request, "web/sharing/requests.html", {
-        "deciding": disclosure_requests_to_decide(request.user)[:100],
-        "mine": disclosure_requests_made_by(request.user)[:50],
-    })
+    deciding = list(disclosure_requests_to_decide(request.user)[:100])
+    mine = list(disclosure_requests_made_by(request.user)[:50])
+    links = openable(request.user, [("person", item.person_id) for item in deciding + mine])
+    for item in deciding + mine:
+        item.openable = ("person", item.person_id) in links
+    return render(request, "web/sharing/requests.html", {"deciding": deciding, "mine": mine})
 
 
 @login_required

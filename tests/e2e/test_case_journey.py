@@ -95,7 +95,7 @@ def test_open_pull_in_and_revoke(page, browser, site, demo):  # noqa: F811
     page.get_by_role("button", name="Send the invitation").click()
     expect(page.locator(".govuk-error-summary")).to_be_visible()
     assert_accessible(page, "pull someone in, with errors")
-    page.get_by_label("Who to pull in").select_option(label="demo-housing (Practitioner, HOUSING)")
+    page.get_by_label("Who to pull in").select_option(label="demo-housing (Practitioner, Kilnbury City Council Housing Services)")
     page.get_by_label("Purpose").fill("Tenancy sustainment: stop the eviction")
     until = timezone.localdate() + dt.timedelta(days=30)
     page.get_by_label("Until").fill(until.isoformat())
@@ -111,7 +111,7 @@ def test_open_pull_in_and_revoke(page, browser, site, demo):  # noqa: F811
     officer.failed, officer.errors = [], []
     officer.on("pageerror", lambda error: officer.errors.append(str(error)))
     demo_sign_in(officer, "demo-housing")
-    officer.get_by_role("link", name="Cases").click()
+    officer.get_by_role("link", name="Cases", exact=True).click()
     assert_accessible(officer, "my cases with an invitation")
     officer.get_by_role("button", name=f"Accept {case.reference}").click()
     officer.wait_for_url(f"**/cases/{case.pk}/")

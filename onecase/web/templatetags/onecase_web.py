@@ -1,12 +1,14 @@
 from django import template
 from django.urls import reverse
+from django.utils.html import format_html
 
 from onecase.accounts.models import Role
 from onecase.accounts.rules import sees_people
 from onecase.accounts.selectors import import_agencies_for
 from onecase.cases.rules import CASE_WORKING_ROLES
+from onecase.contacts.labels import agency_names, contact_type_label
 from onecase.imports.models import ImportJob
-from onecase.linkage.rules import may_review_linkage
+from onecase.linkage.rules import may_review_linkage, may_search_people
 
 register = template.Library()
 
@@ -85,3 +87,42 @@ def has_chosen(field, value) -> bool:
         return False
     values = current if isinstance(current, list | tuple | set) else [current]
     return str(value) in {str(getattr(v, "pk", v)) for v in values}
+
+
+@register.filter
+def contact_type(code: str) -> str:
+    """A contact type in words (``contacts.labels.contact_type_label``)."""
+    return contact_type_label(code)
+
+
+def _agency_names(context) -> dict[str, str]:
+    """The partnership's agency names by code, read once a request."""
+    request = context.get("request")
+    names = getattr(request, "_onecase_agency_names", None)
+    if names is None:
+        names = agency_names()
+        if request is not None:
+            request._onecase_agency_names = names
+    return names
+
+
+@register.simple_tag(takes_context=True)
+def agency_name(context, code: str) -> str:
+    """An agency's name from its code (the code itself if no agency has it)."""
+    return _agency_names(context).get(code, code)
+
+
+@register.simple_tag(takes_context=True)
+def agency_abbr(context, code: str) -> str:
+    """An agency's code where space is short: its name shows on hover and is read out instead."""
+    name = _agency_names(context).get(code)
+    if not name or name == code:
+        return code
+    return format_html('<abbr title="{0}"><span aria-hidden="true">{1}</span>'
+                       '<span class="govuk-visually-hidden">{0}</span></abbr>', name, code)
+
+
+@register.filter
+def searches_people(user) -> bool:
+    """Whether ``user`` may search for people (``linkage.rules.may_search_people``): the header's search box."""
+    return may_search_people(user)

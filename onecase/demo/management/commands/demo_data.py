@@ -21,6 +21,8 @@ from onecase.demo.agreements import load_demo_agreements
 from onecase.demo.meetings import load_demo_meetings
 from onecase.imports.services import ImportRejected, import_contacts
 from onecase.linkage.services import link_run
+from onecase.meetings.models import Series
+from onecase.people.models import Household
 from onecase.sharing.services import break_glass_roles_default
 
 
@@ -140,8 +142,17 @@ class Command(BaseCommand):
         meetings = load_demo_meetings(end_date=demo.window.end)
         self.stdout.write(
             f"Meetings: {meetings.series} series, {meetings.meetings} meetings, {meetings.attendees} attendees, "
-            f"{meetings.agenda_items} agenda items (household {meetings.family_household_id} on three series)."
+            f"{meetings.agenda_items} agenda items{_overlap(meetings.family_household_id)}."
         )
+
+
+def _overlap(household_id: int | None) -> str:
+    """Where the planted family is discussed: its address and how many series have it on an agenda."""
+    household = Household.objects.select_related("address").filter(pk=household_id).first()
+    if household is None:
+        return ""
+    series = Series.objects.filter(meetings__agenda__household=household).distinct().count()
+    return f" (the family at {household.address.line} is on the agendas of {series} series)"
 
 
 class _Bar:

@@ -1,4 +1,4 @@
-"""`onecase demo_login`: one demo staff account per role, for local demos only."""
+"""`onecase demo_login`: one demo staff account per role, and a DPO per agency, for local demos only."""
 
 import os
 
@@ -10,7 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from onecase.accounts.demo_credentials import DEFAULT_PASSWORD, DEMO_TOTP_SECRET, PASSWORD_ENV, demo_device_key
 from onecase.accounts.models import Agency, Role, User
 from onecase.accounts.services import agency_create, user_create
-from onecase.demo.catalogue import AGENCY_BY_CODE
+from onecase.demo.catalogue import AGENCIES, AGENCY_BY_CODE
 from onecase.sharing.models import AuditEvent
 from onecase.sharing.services import audit_record
 
@@ -28,12 +28,16 @@ ACCOUNTS = (
     ("demo-auditor", Role.AUDITOR, "PARTNERSHIP"),
     ("demo-frontdoor", Role.FRONT_DOOR, "REVBEN"),
 )
+# Every demo agency holds records, so each has a data protection officer: they see their agency's
+# alerts (break the glass included) and, with its administrator, decide requests for its records.
+AGENCY_DPOS = tuple((f"demo-{spec.code.lower()}-dpo", Role.DPO, spec.code) for spec in AGENCIES)
 SUPERUSERS = {"demo-admin"}
 
 
 class Command(BaseCommand):
     help = (
-        "Create (or reset) one demo staff account per role, for local demos only. The password is "
+        "Create (or reset) one demo staff account per role and a data protection officer per agency, for local "
+        "demos only. The password is "
         f"{PASSWORD_ENV}, or {DEFAULT_PASSWORD!r} if that is not set."
     )
 
@@ -46,7 +50,7 @@ class Command(BaseCommand):
         password = os.environ.get(PASSWORD_ENV, "")
         rows = []
         with transaction.atomic():
-            for username, role, code in ACCOUNTS:
+            for username, role, code in ACCOUNTS + AGENCY_DPOS:
                 agency = _agency(code)
                 user = User.objects.filter(username=username).first()
                 if user is None:
@@ -62,13 +66,14 @@ class Command(BaseCommand):
                     user.is_staff = user.is_superuser = admin
                     user.save(update_fields=["is_staff", "is_superuser"])
                 _demo_authenticator(user)
-                rows.append((username, Role(role).label, agency.code, done))
+                rows.append((username, Role(role).label, agency.name, done))
 
         width = max(len(r[0]) for r in rows)
         role_width = max(len(r[1]) for r in rows)
+        name_width = max(len(r[2]) for r in rows)
         self.stdout.write(f"{'username':<{width}}  {'role':<{role_width}}  agency")
-        for username, role, code, done in rows:
-            self.stdout.write(f"{username:<{width}}  {role:<{role_width}}  {code:<12} ({done})")
+        for username, role, name, done in rows:
+            self.stdout.write(f"{username:<{width}}  {role:<{role_width}}  {name:<{name_width}}  ({done})")
         shown = f"the value of {PASSWORD_ENV}" if password else DEFAULT_PASSWORD
         self.stdout.write(f"Password for every account: {shown}")
         key = " ".join(DEMO_TOTP_SECRET[i : i + 4] for i in range(0, len(DEMO_TOTP_SECRET), 4))

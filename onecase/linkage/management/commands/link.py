@@ -3,14 +3,15 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from onecase.linkage.run import STAGES, LinkageConflict
-from onecase.linkage.services import link_run
+from onecase.linkage.run import STAGES
+from onecase.linkage.services import link_now
 
 
 class Command(BaseCommand):
     help = (
         "Link agency people to people and people to households (Splink on DuckDB). Incremental: only agency "
-        "people not yet linked, or changed since; --full relinks everything. Reviewers' decisions always hold."
+        "people not yet linked, or changed since; --full relinks everything. Reviewers' decisions always hold. "
+        "One link at a time: a link already running (after an upload, say) is waited for."
     )
 
     def add_arguments(self, parser):
@@ -33,15 +34,19 @@ class Command(BaseCommand):
                 bar.update(1)
             bar.set_description(f"link: {stage}")
 
+        def waiting() -> None:
+            self.stderr.write("Waiting for the link that is running to finish first.")
+
         try:
-            run = link_run(actor=None, full=full, progress=progress)
+            request = link_now(reason="command line", full=full, progress=progress, waiting=waiting)
             if bar is not None:
                 bar.update(len(STAGES) - bar.n)
-        except LinkageConflict as exc:
-            raise CommandError(f"{exc} Run `onecase link` again.", returncode=2) from None
         finally:
             if bar is not None:
                 bar.close()
+        if request.status != request.Status.FINISHED:
+            raise CommandError(f"Not linked: {request.message}. Run `onecase link` again.", returncode=2)
+        run = request.run
         self.stdout.write(
             f"Link run {run.pk} ({run.mode}{', model trained' if run.trained else ''}): "
             f"{run.records:,} agency people, {run.new_records:,} linked this run, {run.pairs:,} pairs scored; "
