@@ -17,6 +17,7 @@ from onecase.accounts.services import token_create
 from onecase.cases.rules import may_open_cases
 from onecase.cases.services import action_add, case_open, flag_raise, grant_invite, need_add
 from onecase.contacts.models import Contact
+from onecase.contacts.rules import may_log_contacts
 from onecase.contacts.services import resolution_refresh
 from onecase.imports.jobs import job_create
 from onecase.imports.services import import_contacts
@@ -98,6 +99,21 @@ PERSON_FORMS = {
     "web:access_request": lambda b: reverse("web:access_request", args=[b["person"].pk]),
     "web:break_glass": lambda b: reverse("web:break_glass", args=[b["person"].pk]),
 }
+# Logging a contact about one of B's people: refused to roles that log nothing, and, like the profiles,
+# about anyone A may not identify; the form shows none of B's records.
+CONTACT_FORMS = {
+    "web:person_contact_new": lambda b: reverse("web:person_contact_new", args=[b["person"].pk]),
+    "web:household_contact_new": lambda b: reverse("web:household_contact_new", args=[b["household"].pk]),
+}
+# Writes for A's own agency only: an empty one is refused (400) to roles that may make it, 403 to others.
+OWN_WRITE_URLS = {"api:contacts": "/api/v1/contacts"}
+# Searching for B's person by a misspelt name (the page shows what was typed, never B's spelling unless
+# found): refused to roles that see no people; without an agreement covering identity, A finds no one,
+# exactly as for a name nobody has; with one, A finds them.
+SEARCH_URLS = {
+    "web:person_search": "/people/search/?name=Bella+Zebedie",
+    "api:person_search": "/api/v1/people/search?name=Bella+Zebedie",
+}
 POST_OBJECT_URLS = {
     "web:request_decide": lambda b: reverse("web:request_decide", args=[b["request"].pk]),
     "web:import_start": lambda b: reverse("web:import_start", args=[b["job"].pk]),
@@ -139,6 +155,8 @@ POST_OBJECT_URLS["web:review_undo"] = lambda b: reverse("web:review_undo", args=
 POST_OBJECT_URLS["web:api_token_revoke"] = lambda b: reverse("web:api_token_revoke", args=[b["token"].pk])
 LIST_URLS.update({"web:api_tokens": "/api-tokens/", "web:api_token_new": "/api-tokens/new/"})
 LIST_URLS.update({"web:review_queue": "/linkage/review/", "web:review_decisions": "/linkage/decisions/"})
+# Importing historical cases: partnership administrators only, so every role of A is refused (403).
+LIST_URLS["web:case_import"] = "/cases/import/"
 
 
 # Meetings: two series chaired by B discuss B's person; A is not a member, so every page of them is refused.
@@ -192,7 +210,7 @@ def url_names():
 
 
 def test_every_url_is_in_the_matrix():
-    covered = set(OBJECT_URLS) | set(TIERED_URLS) | set(PERSON_FORMS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(AUDIT_URLS) | set(ALLOWLIST) | set(SUBJECT_FORMS) | {"admin:login"}
+    covered = set(SEARCH_URLS) | set(CONTACT_FORMS) | set(OWN_WRITE_URLS) | set(OBJECT_URLS) | set(TIERED_URLS) | set(PERSON_FORMS) | set(POST_OBJECT_URLS) | set(LIST_URLS) | set(AUDIT_URLS) | set(ALLOWLIST) | set(SUBJECT_FORMS) | {"admin:login"}
     assert url_names() - covered == set()
 
 
@@ -298,6 +316,22 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
         response = client.post(build(agency_b))
         assert response.status_code in (403, 404), name
         assert_no_data(response)
+    for name, build in CONTACT_FORMS.items():
+        response = client.get(build(agency_b))
+        expected = (200 if with_agreement else 404) if may_log_contacts(user) else 403
+        assert response.status_code == expected, name
+        assert B_SECRET_NEED not in response.content.decode() and B_FILE not in response.content.decode(), name
+    for name, path in OWN_WRITE_URLS.items():
+        response = client.post(path, {}, content_type="application/json")
+        assert response.status_code == (400 if may_log_contacts(user) else 403), name
+        assert_no_data(response)
+    for name, path in SEARCH_URLS.items():
+        response = client.get(path)
+        assert response.status_code == (403 if role in NO_PERSON_ACCESS else 200), name
+        if with_agreement and role not in NO_PERSON_ACCESS:
+            assert B_SECRET_NAME in response.content.decode(), name
+        else:
+            assert_no_data(response)
     for name, path in LIST_URLS.items():
         response = client.get(path)
         assert response.status_code in (200, 403), name
@@ -322,9 +356,11 @@ def test_agency_a_cannot_reach_agency_bs_objects(client, agency_b, role, with_ag
 
 def all_paths(agency_b):
     paths = [(build(agency_b), "get") for build in (*OBJECT_URLS.values(), *TIERED_URLS.values(),
-                                                    *PERSON_FORMS.values(), *SUBJECT_FORMS.values())]
+                                                    *PERSON_FORMS.values(), *SUBJECT_FORMS.values(),
+                                                    *CONTACT_FORMS.values())]
     paths += [(build(agency_b), "post") for build in POST_OBJECT_URLS.values()]
-    paths += [(path, "get") for path in (*LIST_URLS.values(), *AUDIT_URLS.values())]
+    paths += [(path, "post") for path in OWN_WRITE_URLS.values()]
+    paths += [(path, "get") for path in (*LIST_URLS.values(), *AUDIT_URLS.values(), *SEARCH_URLS.values())]
     paths += [("/admin/", "get")]
     return paths
 

@@ -125,6 +125,10 @@ class CaseSerializer(serializers.Serializer):
     status = serializers.CharField()
     opened_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
+    imported_ref = serializers.CharField(
+        help_text="The case's reference in the old system, for a case imported from it; empty otherwise."
+    )
+    imported_at = serializers.DateTimeField(allow_null=True, help_text="When the case was imported, if it was.")
     version = serializers.IntegerField()
 
     def get_subject(self, case) -> dict:
@@ -138,6 +142,9 @@ class CaseDetailSerializer(CaseSerializer):
     grants = GrantSerializer(many=True)
     flags = serializers.ListField(child=serializers.CharField())
     drift = serializers.ListField(child=serializers.CharField())
+    outcomes_not_recorded = serializers.BooleanField(
+        help_text="True for an imported closed case whose outcomes the old system did not record."
+    )
 
 
 class EntrySerializer(serializers.Serializer):
@@ -264,6 +271,7 @@ def _detail(user, case) -> dict:
         if Section.FLAGS in sections else []
     )
     data["drift"] = drift_alerts(case)
+    data["outcomes_not_recorded"] = case.outcomes_not_recorded
     return data
 
 

@@ -6,6 +6,7 @@ happens on it is a ``CaseEvent``; the chronology merges those with the subject's
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from onecase.concurrency import version_field
@@ -54,11 +55,30 @@ class Case(SubjectMixin, models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)
     version = version_field()  # of the status, key worker and summary
+    # A case brought over from the partnership's old system (``cases.services.cases_import``).
+    imported_ref = models.CharField(
+        "reference in the old system", max_length=100, blank=True,
+        help_text="The case's reference in the system it was imported from; empty for a case opened here.",
+    )
+    imported_at = models.DateTimeField(null=True, blank=True, help_text="When the case was imported.")
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="Who imported it (empty: an operator at the command line).",
+    )
+    import_batch = models.UUIDField(
+        null=True, blank=True, help_text="The import that wrote the case; its audit event names the same batch."
+    )
+    imported_row = models.JSONField(
+        default=dict, blank=True,
+        help_text="The row as imported, so that importing it again changes nothing and a changed row is refused.",
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=ONE_SUBJECT, name="case_one_subject"),
+            models.UniqueConstraint(fields=["imported_ref"], condition=~Q(imported_ref=""),
+                                    name="case_imported_ref_unique"),
         ]
         indexes = [
             models.Index(fields=["key_worker", "status"], name="case_keyworker_idx"),
@@ -74,6 +94,17 @@ class Case(SubjectMixin, models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+    @property
+    def is_imported(self) -> bool:
+        return bool(self.imported_ref)
+
+    @property
+    def outcomes_not_recorded(self) -> bool:
+        """An imported closed case whose outcomes the old system did not record (no need has one here)."""
+        if not self.imported_ref or self.status != Status.CLOSED:
+            return False
+        return not self.needs.exclude(outcome="").exists()
 
 
 class KeyWorkerSpell(models.Model):
@@ -275,6 +306,7 @@ class CaseEvent(models.Model):
         FLAG = "flag", "Flag raised"
         FLAG_REMOVED = "flag_removed", "Flag removed"
         MEETING = "meeting", "Meeting decision"
+        IMPORTED = "imported", "Case imported"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

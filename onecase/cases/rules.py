@@ -25,6 +25,17 @@ def may_hold_cases(user) -> bool:
     return is_staff_member(user) and user.role in CASE_HOLDING_ROLES and user.agency_id is not None
 
 
+def may_import_cases(user) -> bool:
+    """Historical cases from the old system are imported by partnership administrators (or at the command line)."""
+    return sees_whole_partnership(user)
+
+
+def may_hold_imported_case(user, *, live: bool) -> bool:
+    """A key worker named by an imported case: a case-holding role in an agency; a live case needs them active."""
+    return (user.role in CASE_HOLDING_ROLES and user.agency_id is not None
+            and (user.is_active or not live))
+
+
 def may_open_cases(user) -> bool:
     """Key workers open their own cases; agency and partnership administrators open them for staff."""
     return is_staff_member(user) and (

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from onecase.accounts.models import Agency, Role, User
 from onecase.accounts.rules import is_staff_member, sees_people, sees_whole_partnership
+from onecase.audit.services import disclosures_record
 from onecase.cases.models import LIVE_STATUSES, Action, Case, CaseEvent, Grant, Section
 from onecase.cases.rules import (
     CASE_HOLDING_ROLES,
@@ -27,12 +29,20 @@ from onecase.cases.rules import (
     purposes_on_case,
     sections_visible,
 )
+from onecase.contacts.labels import contact_type_label
 from onecase.contacts.models import Contact
 from onecase.costs.selectors import cost_by
 from onecase.people.models import Household, Person
+from onecase.people.selectors import household_members
 from onecase.sharing.models import AuditEvent, DataCategory, Purpose, Tier
 from onecase.sharing.rules import Disclosure, disclosure_for, disclosures_for
-from onecase.sharing.selectors import known_households, known_people, people_holding_own_records, person_names
+from onecase.sharing.selectors import (
+    identity_remembered,
+    known_households,
+    known_people,
+    people_holding_own_records,
+    person_names,
+)
 from onecase.sharing.services import audit_record, disclosure_record
 
 EXPIRING_DAYS = 7
@@ -233,7 +243,7 @@ def chronology_for(user, case: Case, *, limit: int = 300) -> Chronology:
             need = c.need_category.name if c.need_category else ""
             said = c.presenting_need if c.agency_id in words else "Presenting need not shared under the agreement"
             entries.append(Entry(at=c.occurred_at, source="contact", agency=c.agency.code,
-                                 title=c.contact_type.replace("_", " ").capitalize(),
+                                 title=contact_type_label(c.contact_type),
                                  detail=said + (f" ({need})" if need and c.agency_id in words else ""),
                                  person_id=c.person_id, agency_id=c.agency_id,
                                  shared_under=disclosures[c.agency_id].relied_on))
@@ -241,6 +251,7 @@ def chronology_for(user, case: Case, *, limit: int = 300) -> Chronology:
     return Chronology(entries=entries[:limit], disclosures=disclosures, withheld_agencies=withheld)
 
 
+@identity_remembered()
 def chronology_read(user, case: Case, *, ip=None, api: bool = False, limit: int = 300) -> Chronology:
     """``chronology_for``, recording the view of the case and, in the same transaction, each
     disclosure of another agency's contacts about each person shown (person and household cases)."""
@@ -251,10 +262,9 @@ def chronology_read(user, case: Case, *, ip=None, api: bool = False, limit: int 
         audit_record(user=user, action=AuditEvent.Action.VIEW, object_type="case", object_id=case.pk, ip=ip,
                      purpose="chronology", detail={"entries": len(chronology.entries), "api": api,
                                                    "sections": sorted(sections_visible(user, case))})
-        for person_id, agency_id in shown:
-            disclosure_record(user=user, person_id=person_id, owner_agency_id=agency_id,
-                              disclosure=chronology.disclosures[agency_id],
-                              purpose=f"case {case.reference} chronology", ip=ip)
+        disclosures_record(user=user, purpose=f"case {case.reference} chronology", ip=ip, disclosures=[
+            ("person", person_id, agency_id, chronology.disclosures[agency_id]) for person_id, agency_id in shown
+        ])
     return chronology
 
 
@@ -323,11 +333,11 @@ def drift_alerts(case: Case, *, today: dt.date | None = None) -> list[str]:
     if quiet >= drift_days():
         alerts.append(f"No one on the team has recorded anything for {quiet} days.")
     overdue = (
-        case.actions.filter(done_at__isnull=True, due_on__lt=today).order_by().values("agency__code").distinct()
+        case.actions.filter(done_at__isnull=True, due_on__lt=today).order_by().values("agency__name").distinct()
     )
-    codes = sorted(r["agency__code"] for r in overdue)
-    if len(codes) >= 2:
-        alerts.append(f"Actions are overdue in {len(codes)} agencies: {', '.join(codes)}.")
+    names = sorted(r["agency__name"] for r in overdue)
+    if len(names) >= 2:
+        alerts.append(f"Actions are overdue in {len(names)} agencies: {', '.join(names)}.")
     return alerts
 
 
@@ -369,14 +379,14 @@ def cases_on_subject(user, *, household_id: int | None = None, person_id: int | 
     """
     if household_id is not None:
         people = list(Person.objects.filter(household_id=household_id).values_list("pk", flat=True))
-        related = Q(household_id=household_id) | Q(person_id__in=people)
+        kind, pk = "household", household_id
     else:
-        household = Person.objects.filter(pk=person_id).values_list("household_id", flat=True).first()
         people = [person_id]
-        related = Q(person_id=person_id) | (Q(household_id=household) if household else Q(pk__in=[]))
-    cases = list(Case.objects.filter(related).select_related("key_worker", "agency", "household__address")
-                 .order_by("-opened_at"))
-    visible = set(cases_visible_to(user).filter(related).values_list("pk", flat=True))
+        kind, pk = "person", person_id
+    # The same relation as ownership (``related_cases``), closed cases included.
+    cases = sorted({c.pk: c for _, _, c in related_cases(kind, [pk], live=False)}.values(),
+                   key=lambda c: (-c.opened_at.timestamp(), -c.pk))
+    visible = set(cases_visible_to(user).filter(pk__in=[c.pk for c in cases]).values_list("pk", flat=True))
     names = person_names(user, [c.person_id for c in cases if c.person_id])
     signposted = people_holding_own_records(user, people)
     found = []
@@ -430,6 +440,11 @@ def my_cases(user) -> MyCases:
         ends_on__gte=today, ends_on__lte=today + dt.timedelta(days=EXPIRING_DAYS),
     ).select_related("case", "invitee", "agency")
     pulled = Grant.objects.filter(grants_in_force_q(), invitee=user).select_related("case", "case__key_worker")
+    actions = list(actions)
+    # An action stays the user's after their pull-in ends; the page names its case without linking to it.
+    openable = set(cases_visible_to(user).filter(pk__in={a.case_id for a in actions}).values_list("pk", flat=True))
+    for action in actions:
+        action.case_openable = action.case_id in openable
     return MyCases(
         owned=owned,
         overdue=[a for a in actions if a.due_on < today],
@@ -452,15 +467,64 @@ def cases_without_an_owner(user) -> QuerySet[Case]:
     return cases if sees_whole_partnership(user) else cases.filter(agency_id=user.agency_id)
 
 
+# Ownership, one rule for every page, export, API and agenda: a person or an address is owned when a
+# live case is on it, on its household or on one of its people; a household when a live case is on it
+# or on one of its people. A case on the subject itself comes first, then its household's, then its people's.
+OWNED_KINDS = ("household", "person", "address")
+_ON_SUBJECT, _ON_HOUSEHOLD, _ON_A_PERSON = range(3)
+
+
+def related_cases(kind: str, ids, *, live: bool = True) -> list[tuple[int, int, Case]]:
+    """(subject id, how near, case) for the cases on each of ``ids`` (households, people or
+    addresses), on its household or on one of its people: live ones only unless ``live`` is False."""
+    ids = sorted(set(ids))
+    if kind not in OWNED_KINDS or not ids:
+        return []
+    cases = Case.objects.select_related("key_worker", "agency", "household__address")
+    if live:
+        cases = cases.filter(status__in=LIVE_STATUSES)
+    cases = cases.annotate(lives_in=F("person__household_id"))
+    found: list[tuple[int, int, Case]] = []
+    if kind == "person":
+        members: dict[int, list[int]] = defaultdict(list)
+        for pk, household in Person.objects.filter(pk__in=ids, household_id__isnull=False).values_list(
+            "pk", "household_id"
+        ):
+            members[household].append(pk)
+        for case in cases.filter(Q(person_id__in=ids) | Q(household_id__in=sorted(members))):
+            if case.person_id:
+                found.append((case.person_id, _ON_SUBJECT, case))
+            else:
+                found += [(pk, _ON_HOUSEHOLD, case) for pk in members[case.household_id]]
+        return found
+    if kind == "household":
+        households = {pk: pk for pk in ids}
+    else:
+        households = dict(Household.objects.filter(address_id__in=ids).values_list("pk", "address_id"))
+    nearest = _ON_SUBJECT if kind == "household" else _ON_HOUSEHOLD
+    for case in cases.filter(Q(household_id__in=sorted(households)) | Q(person__household_id__in=sorted(households))):
+        if case.household_id:
+            found.append((households[case.household_id], nearest, case))
+        else:
+            found.append((households[case.lives_in], _ON_A_PERSON, case))
+    return found
+
+
+def owning_cases(kind: str, ids) -> dict[int, Case]:
+    """{subject id: the live case that owns it} for the households, people or addresses among ``ids``
+    that have an owner (the one rule above; the oldest case where two are equally near)."""
+    best: dict[int, tuple] = {}
+    for subject, nearness, case in related_cases(kind, ids):
+        rank = (nearness, case.opened_at, case.pk)
+        if subject not in best or rank < best[subject][0]:
+            best[subject] = (rank, case)
+    return {subject: case for subject, (_, case) in best.items()}
+
+
 def key_workers_for(kind: str, ids: list[int]) -> dict[int, str]:
-    """{subject id: key worker username} for subjects with a live case (the demand ranking's column)."""
-    if kind not in ("household", "person") or not ids:
-        return {}
-    field_name = f"{kind}_id"
-    rows = Case.objects.filter(status__in=LIVE_STATUSES, **{f"{field_name}__in": ids}).values_list(
-        field_name, "key_worker__username"
-    )
-    return dict(rows)
+    """{subject id: key worker username} for owned subjects (the demand ranking's column; an owned
+    subject needs no owner)."""
+    return {subject: case.key_worker.username for subject, case in owning_cases(kind, ids).items()}
 
 
 def recent_events(case: Case, n: int = 5) -> QuerySet[CaseEvent]:
@@ -485,15 +549,11 @@ def caseload_people(user_ids) -> dict[int, set[int]]:
         pairs.add((invitee or accepted_by, case_id))
     subjects = {pk: (person, household) for pk, person, household in Case.objects.filter(
         pk__in={case_id for _, case_id in pairs}).values_list("pk", "person_id", "household_id")}
-    members: dict[int, set[int]] = {}
-    for pk, household in Person.objects.filter(
-        household_id__in={h for _, h in subjects.values() if h}
-    ).values_list("pk", "household_id"):
-        members.setdefault(household, set()).add(pk)
+    members = household_members(h for _, h in subjects.values())
     found: dict[int, set[int]] = {}
     for user_id, case_id in pairs:
         person, household = subjects[case_id]
-        found.setdefault(user_id, set()).update({person} if person else members.get(household, set()))
+        found.setdefault(user_id, set()).update([person] if person else members.get(household, []))
     return found
 
 
@@ -515,11 +575,7 @@ def case_work_purposes(user, person_ids: list[int] | None = None) -> list[tuple[
     found += [(row["case_id"], row["case__person_id"], row["case__household_id"], row["purpose_code"])
               for row in Grant.objects.filter(grants_in_force_q(), invitee=user, case__in=cases)
               .values("case_id", "case__person_id", "case__household_id", "purpose_code")]
-    members: dict[int, list[int]] = {}
-    for pk, household in Person.objects.filter(
-        household_id__in={household for _, _, household, _ in found if household}
-    ).values_list("pk", "household_id"):
-        members.setdefault(household, []).append(pk)
+    members = household_members(household for _, _, household, _ in found)
     wanted = None if person_ids is None else set(person_ids)
     rows = []
     for case_id, person, household, purpose in found:
@@ -528,3 +584,51 @@ def case_work_purposes(user, person_ids: list[int] | None = None) -> list[tuple[
             if wanted is None or person_id in wanted:
                 rows.append((person_id, purpose, where))
     return rows
+
+
+@dataclass
+class CaseImpact:
+    """A case's before, during and after figures (``cases.impact.case_impact``) as a viewer may see them."""
+
+    figures: dict
+    shown: dict[int, Disclosure] = field(default_factory=dict)  # agency id -> what its figures rest on
+
+
+def case_impact_for(user, case: Case, *, months: int = 12, today: dt.date | None = None) -> CaseImpact:
+    """``case_impact`` for the case team: agencies the user may see only as a signpost are totalled
+    together as "Other agencies", not named, in every window and in the unit costs used."""
+    from onecase.cases.impact import OTHER_AGENCIES, case_impact, fold_agencies
+
+    if not sections_visible(user, case):
+        raise PermissionDenied("You may not see this case.")
+    figures = case_impact(case, months=months, today=today)
+    codes = {code for name in ("before", "during", "after") if name in figures for code in figures[name]["by_agency"]}
+    purposes = purposes_on_case(user, case)
+    shown, hidden = {}, set()
+    for agency in Agency.objects.filter(code__in=codes):
+        disclosure = disclosure_for(user, agency.pk, person_id=case.person_id, category=DataCategory.CONTACTS,
+                                    purposes=purposes)
+        if disclosure.tier >= Tier.SUMMARY:
+            shown[agency.pk] = disclosure
+        else:
+            hidden.add(agency.code)
+    for name in ("before", "during", "after"):
+        if name in figures:
+            fold_agencies(figures[name], hidden, OTHER_AGENCIES)
+    return CaseImpact(figures=figures, shown=shown)
+
+
+def case_impact_read(user, case: Case, *, months: int = 12, today: dt.date | None = None, ip=None,
+                     api: bool = False, export: bool = False) -> CaseImpact:
+    """``case_impact_for``, recording the view (or export) and each other agency's figures disclosed."""
+    impact = case_impact_for(user, case, months=months, today=today)
+    subject, subject_id = ("person", case.person_id) if case.person_id else ("household", case.household_id)
+    with transaction.atomic():
+        audit_record(user=user, action=AuditEvent.Action.EXPORT if export else AuditEvent.Action.VIEW,
+                     object_type="case", object_id=case.pk, purpose="case impact", ip=ip,
+                     detail={"agencies": len(impact.shown), "months": months, "api": api})
+        for agency_id, disclosure in impact.shown.items():
+            if agency_id != user.agency_id:
+                disclosure_record(user=user, person_id=subject_id, owner_agency_id=agency_id, disclosure=disclosure,
+                                  purpose=f"case {case.reference} impact", ip=ip, object_type=subject)
+    return impact

@@ -8,12 +8,17 @@ version the writer read; None skips the check) and raise ``Conflict`` when it is
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from onecase.accounts.models import User
+from onecase.accounts.models import Agency, User
+from onecase.cases import case_format
 from onecase.cases.models import (
     LIVE_STATUSES,
     Action,
@@ -29,9 +34,12 @@ from onecase.cases.models import (
     Status,
 )
 from onecase.cases.rules import (
+    CASE_HOLDING_ROLES,
     CASE_WORKING_ROLES,
     is_case_team,
     may_hold_cases,
+    may_hold_imported_case,
+    may_import_cases,
     may_manage_case,
     may_open_case_for,
     may_open_case_on,
@@ -43,7 +51,9 @@ from onecase.concurrency import Conflict as Conflict  # raised by the writes bel
 from onecase.concurrency import check_version, lock
 from onecase.contacts.models import NeedCategory, NeedKeyword
 from onecase.contacts.needs import NeedMatcher
-from onecase.people.models import Household, Person
+from onecase.imports.contact_format import MAX_PROBLEMS, FormatError, Problem, read_table
+from onecase.imports.services import ImportRejected
+from onecase.people.models import AgencyPerson, Household, Person, PersonLink
 from onecase.sharing.models import AuditEvent, Purpose
 from onecase.sharing.rules import agreements_in_force
 from onecase.sharing.services import audit_record
@@ -138,7 +148,7 @@ def case_open(*, actor, key_worker: User, household: Household | None = None, pe
     KeyWorkerSpell.objects.create(case=case, key_worker=key_worker, started_at=now, assigned_by=actor,
                                   reason="Case opened")
     event_record(case=case, kind=CaseEvent.Kind.OPENED, actor=actor,
-                 summary=f"Case opened with {key_worker.username} ({key_worker.agency.code}) as key worker.")
+                 summary=f"Case opened with {key_worker.username} ({key_worker.agency.name}) as key worker.")
     _audit(actor, case, "case opened", ip, subject=case.subject_kind, subject_id=case.subject_id)
     return case
 
@@ -301,9 +311,9 @@ def grant_invite(*, actor, case: Case, purpose: str, ends_on: dt.date, invitee: 
         may_see=may_see, may_add=may_add,
         starts_on=today, ends_on=ends_on, agreement=agreement, invited_by=actor or case.key_worker,
     )
-    who = invitee.username if invitee else f"any case worker at {agency.code}"
+    who = f"{invitee.username} ({agency.name})" if invitee else f"Any case worker at {agency.name}"
     event_record(case=case, kind=CaseEvent.Kind.GRANT_INVITED, actor=actor,
-                 summary=f"{who} ({agency.code}) invited until {ends_on:%d %B %Y}: {grant.purpose}")
+                 summary=f"{who} invited until {ends_on:%d %B %Y}: {grant.purpose}")
     _audit(actor, case, "pull-in invited", ip, grant=grant.pk, agency=agency.code,
            agreement=agreement.reference if agreement else None)
     return grant
@@ -324,7 +334,7 @@ def _respond(actor, grant: Grant, state: str, kind: str, verb: str, expected_ver
         grant.invitee = actor
     grant.version += 1
     grant.save(update_fields=["state", "responded_at", "accepted_by", "invitee", "version"])
-    event_record(case=grant.case, kind=kind, actor=actor, summary=f"{actor.username} ({actor.agency.code}) {verb}.")
+    event_record(case=grant.case, kind=kind, actor=actor, summary=f"{actor.username} ({actor.agency.name}) {verb}.")
     _audit(actor, grant.case, f"pull-in {verb}", ip, grant=grant.pk)
     return grant
 
@@ -356,7 +366,7 @@ def grant_revoke(*, actor, grant: Grant, reason: str = "", expected_version: int
     grant.state, grant.revoked_at, grant.revoked_by = Grant.State.REVOKED, timezone.now(), actor
     grant.version += 1
     grant.save(update_fields=["state", "revoked_at", "revoked_by", "version"])
-    who = grant.invitee.username if grant.invitee else grant.agency.code
+    who = grant.invitee.username if grant.invitee else f"any case worker at {grant.agency.name}"
     event_record(case=grant.case, kind=CaseEvent.Kind.GRANT_REVOKED, actor=actor,
                  summary=f"Pull-in of {who} revoked" + (f": {reason.strip()}" if reason.strip() else "."))
     _audit(actor, grant.case, "pull-in revoked", ip, grant=grant.pk)
@@ -387,7 +397,7 @@ def action_add(*, actor, case: Case, title: str, owner: User, due_on: dt.date, s
     action = Action.objects.create(case=case, title=title.strip(), owner=owner, agency=owner.agency, due_on=due_on,
                                    created_by=actor, source=source[:200])
     event_record(case=case, kind=CaseEvent.Kind.ACTION, actor=actor, section=Section.ACTIONS,
-                 summary=f"{action.title} — {owner.username} ({owner.agency.code}), due {due_on:%d %B %Y}"
+                 summary=f"{action.title} — {owner.username} ({owner.agency.name}), due {due_on:%d %B %Y}"
                  + (f" [{source}]" if source else ""))
     _audit(actor, case, "action added", ip, action=action.pk)
     return action
@@ -443,3 +453,217 @@ def flag_remove(*, actor, flag: Flag, expected_version: int | None = None, ip=No
                  summary=f"Flag removed: {flag.get_kind_display()}")
     _audit(actor, case, "flag removed", ip, flag=flag.pk)
     return flag
+
+
+# Historical cases -----------------------------------------------------------------------------
+
+
+@dataclass
+class CaseImportResult:
+    rows: int = 0
+    created: int = 0
+    unchanged: int = 0
+    batch: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def cases_import(*, actor, path: str | Path, name: str | None = None, ip=None) -> CaseImportResult:
+    """Import historical cases from the old system (docs/case-import-format.md).
+
+    The whole file is checked first; any bad row rejects it with ``ImportRejected`` (its problems
+    name the line and column) and nothing is kept. A case_ref already imported with the same row
+    is left as it is; a changed row for it is refused. Each case written gets a key worker spell,
+    a "Case imported" event in its chronology and an audit event; the file gets one more.
+    """
+    if actor is not None:
+        _require(may_import_cases(actor), "Only partnership administrators may import cases.")
+    path = Path(path)
+    try:
+        table = read_table(path, name)
+    except FormatError as exc:
+        raise ImportRejected(exc.problems) from None
+    index, ignored, problems = case_format.read_header(table.header)
+    if problems:
+        raise ImportRejected(problems)
+    today = timezone.localdate()
+    rows: list[case_format.CaseRow] = []
+    first_line: dict[str, int] = {}
+    try:
+        for line, values in table.rows:
+            row, row_problems = case_format.check_row(line, values, index, today)
+            ref = values[index["case_ref"]].strip() if index["case_ref"] < len(values) else ""
+            if ref:
+                if ref in first_line:
+                    row_problems.append(Problem(line, "case_ref", f"repeats the case on line {first_line[ref]}"))
+                    row = None
+                else:
+                    first_line[ref] = line
+            problems += row_problems
+            if row is not None:
+                rows.append(row)
+            if len(problems) > MAX_PROBLEMS:
+                raise ImportRejected(problems, more=True)
+    except FormatError as exc:
+        raise ImportRejected(problems + exc.problems) from None
+    if not rows and not problems:
+        raise ImportRejected([Problem(None, None, "the file has a header but no rows")])
+    plan = _ImportPlan(rows)
+    problems += plan.check()
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        raise ImportRejected(problems)
+
+    batch = uuid.uuid4()
+    now = timezone.now()
+    result = CaseImportResult(rows=len(rows), batch=str(batch), warnings=case_format.ignored_warnings(ignored))
+    for row in rows:
+        if row.case_ref in plan.existing:
+            result.unchanged += 1
+            continue
+        _import_one(actor, row, plan.subjects[row.line], plan.users[row.key_worker], batch, now, ip)
+        result.created += 1
+    audit_record(user=actor, action=AuditEvent.Action.IMPORT, object_type="cases", ip=ip,
+                 detail={"file": Path(name or path.name).name, "batch": str(batch), "rows": result.rows,
+                         "created": result.created, "unchanged": result.unchanged})
+    return result
+
+
+class _ImportPlan:
+    """The database's answers about a file's rows: their subjects, key workers and existing cases.
+
+    ``check`` returns the problems; afterwards ``subjects`` (by line), ``users`` (by username) and
+    ``existing`` (cases by case_ref, already imported with the same row) hold what the writes need.
+    """
+
+    def __init__(self, rows: list[case_format.CaseRow]):
+        self.rows = rows
+        self.subjects: dict[int, Household | Person] = {}
+        self.users: dict[str, User] = {}
+        self.existing: dict[str, Case] = {}
+
+    def check(self) -> list[Problem]:
+        rows = self.rows
+        agencies = dict(Agency.objects.filter(code__in={r.agency for r in rows}).values_list("code", "pk"))
+        wanted = {(agencies[r.agency], r.person_ref) for r in rows if r.agency in agencies}
+        records = {}
+        for chunk in _chunks(sorted(wanted), 500):
+            query = Q()
+            for agency_id, ref in chunk:
+                query |= Q(agency_id=agency_id, person_ref=ref)
+            records.update({(a.agency_id, a.person_ref): a for a in AgencyPerson.objects.filter(query)})
+        linked = {}
+        for chunk in _chunks([a.pk for a in records.values()], 500):
+            linked.update({link.agency_person_id: link.person for link in PersonLink.objects.filter(
+                agency_person_id__in=chunk, undone_at__isnull=True).select_related("person__household")})
+        self.users = {u.username: u for u in User.objects.filter(username__in={r.key_worker for r in rows})}
+        for chunk in _chunks(sorted({r.case_ref for r in rows}), 500):
+            self.existing.update({c.imported_ref: c for c in Case.objects.filter(imported_ref__in=chunk)})
+
+        problems: list[Problem] = []
+        for row in rows:
+            problems += self._check_row(row, agencies, records, linked)
+        problems += self._check_live()
+        return problems
+
+    def _check_row(self, row, agencies, records, linked) -> list[Problem]:
+        problems = []
+        line = row.line
+        existing = self.existing.get(row.case_ref)
+        if existing is not None:
+            before = existing.imported_row or {}
+            changed = next((c for c, v in row.as_imported().items() if before.get(c) != v), None)
+            if changed is not None:
+                problems.append(Problem(line, changed, f"case {row.case_ref} was imported before with a different "
+                                                       f"{changed}; an import does not change a case it imported"))
+            return problems  # the same row again: nothing to do
+        if row.agency not in agencies:
+            problems.append(Problem(line, "agency", f"there is no agency {row.agency}"))
+        else:
+            record = records.get((agencies[row.agency], row.person_ref))
+            person = linked.get(record.pk) if record is not None else None
+            if record is None:
+                problems.append(Problem(line, "person_ref", f"no agency person {row.person_ref} of {row.agency} has "
+                                                            "been imported"))
+            elif person is None:
+                problems.append(Problem(line, "person_ref", f"agency person {row.person_ref} of {row.agency} is not "
+                                                            "linked to a person yet"))
+            elif row.subject == "household" and person.household_id is None:
+                problems.append(Problem(line, "subject", f"agency person {row.person_ref} of {row.agency} is linked "
+                                                         "to a person with no household"))
+            else:
+                self.subjects[line] = person.household if row.subject == "household" else person
+        user = self.users.get(row.key_worker)
+        if user is None:
+            problems.append(Problem(line, "key_worker", f"no member of staff has the username {row.key_worker}"))
+        elif not may_hold_imported_case(user, live=row.live):
+            reason = ("is switched off; a case still open needs an active key worker"
+                      if user.role in CASE_HOLDING_ROLES and user.agency_id else "cannot hold cases")
+            problems.append(Problem(line, "key_worker", f"{row.key_worker} {reason}"))
+        return problems
+
+    def _check_live(self) -> list[Problem]:
+        """At most one live case on a subject: within the file, and against the cases already live."""
+        problems = []
+        new_live = [r for r in self.rows if r.live and r.line in self.subjects]
+        kinds = {"household": Household, "person": Person}
+        keys = {r.line: (r.subject, self.subjects[r.line].pk) for r in new_live}
+        # Serialise against cases opened on the same subjects meanwhile, as case_open does.
+        for kind, model in kinds.items():
+            ids = sorted({pk for k, pk in keys.values() if k == kind})
+            if ids:
+                list(model.objects.select_for_update(of=("self",)).filter(pk__in=ids).values_list("pk", flat=True))
+        live = Case.objects.filter(status__in=LIVE_STATUSES)
+        open_households = set(live.filter(household_id__in=[pk for k, pk in keys.values() if k == "household"])
+                              .values_list("household_id", flat=True))
+        open_people = set(live.filter(person_id__in=[pk for k, pk in keys.values() if k == "person"])
+                          .values_list("person_id", flat=True))
+        first: dict[tuple[str, int], int] = {}
+        for row in new_live:
+            key = keys[row.line]
+            if key in first:
+                problems.append(Problem(row.line, "subject", f"a second live case on the same {row.subject} "
+                                                             f"(line {first[key]} opens one and neither is closed)"))
+                continue
+            first[key] = row.line
+            if key[1] in (open_households if key[0] == "household" else open_people):
+                problems.append(Problem(row.line, "subject", f"a case is already open on this {row.subject}; "
+                                                             "give closed_on or close that case first"))
+        return problems
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _import_one(actor, row: case_format.CaseRow, subject, key_worker: User, batch, now, ip) -> Case:
+    opened_at = case_format.london_midnight(row.opened_on)
+    closed_at = case_format.london_midnight(row.closed_on) if row.closed_on else None
+    household = subject if row.subject == "household" else None
+    person = subject if row.subject == "person" else None
+    # Set directly: the old system recorded no outcomes, so case_set_status's rule for closing does not apply.
+    case = Case.objects.create(
+        household=household, person=person, key_worker=key_worker, agency=key_worker.agency,
+        status=Status.CLOSED if closed_at else Status.ACTIVE, summary=row.summary, opened_at=opened_at,
+        opened_by=actor, closed_at=closed_at, last_activity_at=now,
+        imported_ref=row.case_ref, imported_at=now, imported_by=actor, import_batch=batch,
+        imported_row=row.as_imported(),
+    )
+    KeyWorkerSpell.objects.create(case=case, key_worker=key_worker, started_at=opened_at, ended_at=closed_at,
+                                  assigned_by=actor, reason=f"Imported from {row.case_ref}")
+    closed = f", closed on {_day(row.closed_on)}" if row.closed_on else ""
+    CaseEvent.objects.create(
+        case=case, kind=CaseEvent.Kind.IMPORTED, at=opened_at, actor=actor,
+        agency=getattr(actor, "agency", None) if actor is not None else None,
+        summary=f"Imported from {row.case_ref}: opened on {_day(row.opened_on)}{closed}, with "
+                f"{key_worker.username} ({key_worker.agency.name}) as key worker.",
+    )
+    audit_record(user=actor, action=AuditEvent.Action.IMPORT, object_type="case", object_id=case.pk,
+                 purpose="case imported", ip=ip, detail={"batch": str(batch), "line": row.line,
+                                                         "subject": row.subject, "subject_id": subject.pk})
+    return case

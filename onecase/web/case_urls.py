@@ -1,10 +1,12 @@
 from django.urls import path
 
+from onecase.web import case_import_views
 from onecase.web import case_views as v
 
 urlpatterns = [
     path("cases/", v.my_cases_page, name="my_cases"),
     path("cases/open/", v.case_open, name="case_open"),
+    path("cases/import/", case_import_views.case_import, name="case_import"),
     path("cases/<int:pk>/", v.case_detail, name="case"),
     path("cases/<int:pk>/costs/", v.case_costs, name="case_costs"),
     path("cases/<int:pk>/costs.csv", v.case_costs_csv, name="case_costs_csv"),

@@ -50,7 +50,9 @@ from onecase.contacts.profiles import profile_read
 from onecase.contacts.selectors import need_categories
 from onecase.exports import csv_response
 from onecase.sharing.models import Purpose, Tier
-from onecase.web.charts import bar_chart
+from onecase.sharing.selectors import identity_remembered
+from onecase.web.charts import category_chart
+from onecase.web.subjects import openable
 
 DATE_HINT = "For example, 2027-01-31"
 PENNY = Decimal("0.01")
@@ -63,7 +65,7 @@ class UserChoiceField(forms.ModelChoiceField):
         super().__init__(queryset=None, **kwargs)
 
     def label_from_instance(self, user):
-        return f"{user.get_full_name() or user.username} ({user.get_role_display()}, {user.agency.code})"
+        return f"{user.get_full_name() or user.username} ({user.get_role_display()}, {user.agency.name})"
 
 
 class CaseOpenForm(forms.Form):
@@ -175,6 +177,8 @@ def my_cases_page(request):
     if not (request.user.role in CASE_WORKING_ROLES or sees_whole_partnership(request.user)):
         raise PermissionDenied("Your role does not work cases.")
     mine = my_cases_read(request.user, ip=client_ip(request))
+    for case in mine.owned:
+        case.label = subject_label(request.user, case)
     return render(request, "web/cases/mine.html", {"mine": mine, "today": timezone.localdate()})
 
 
@@ -208,6 +212,7 @@ def case_open(request):
 
 @login_required
 @require_GET
+@identity_remembered()
 def case_detail(request, pk: int):
     """The case: warnings first, then what matters, actions, notes, pull-ins and the chronology."""
     case = case_for(request.user, pk)
@@ -219,6 +224,8 @@ def case_detail(request, pk: int):
     context = {
         "case": case,
         "label": subject_label(request.user, case),
+        "may_view_profile": bool(openable(user, [("household", case.household_id) if case.household_id
+                                                 else ("person", case.person_id)])),
         "sections": sections,
         "addable": sections_addable(user, case),
         "may_manage": may_manage_case(user, case),
@@ -232,6 +239,7 @@ def case_detail(request, pk: int):
         "drift": drift_alerts(case),
         "spells": case.key_worker_spells.select_related("key_worker", "assigned_by"),
         "Section": Section,
+        "outcomes_not_recorded": case.outcomes_not_recorded,
     }
     return render(request, "web/cases/detail.html", context)
 
@@ -242,8 +250,9 @@ def case_costs(request, pk: int):
     """Pre-intervention cost: the subject's demand in the 12 months before the case opened."""
     case = case_for(request.user, pk)
     costs = case_costs_read(request.user, case, ip=client_ip(request))
-    series = [(r["agency"].code, int(r["cost"])) for r in costs.rows]
-    chart = bar_chart(series, title="Cost by agency in the 12 months before the case opened (£)")
+    series = [(r["agency"].name, int(r["cost"])) for r in costs.rows]
+    chart = category_chart(series, chart_id="case-cost-by-agency", unit="£", category_label="Agency",
+                           title="Cost by agency in the 12 months before the case opened", value_label="Cost (£)")
     return render(request, "web/cases/costs.html", {"case": case, "label": subject_label(request.user, case),
                                                      "costs": costs, "chart": chart})
 
@@ -511,7 +520,7 @@ def case_grant_revoke(request, pk: int, grant_pk: int):
         services.grant_revoke(actor=request.user, grant=grant, expected_version=version, ip=client_ip(request))
     except Conflict as error:
         current = error.current
-        who = f"{current.invitee.username if current.invitee else 'Any case worker'} ({current.agency.code})"
+        who = f"{current.invitee.username if current.invitee else 'Any case worker'} ({current.agency.name})"
         return _conflict_page(
             request, case, error, title="Revoke the pull-in", button="Revoke the pull-in",
             retry=current.state in (current.State.INVITED, current.State.ACCEPTED),
@@ -558,7 +567,7 @@ def case_transfer(request, pk: int):
 
     return _form_page(request, case, make(request.POST or None), title="Transfer the case", button="Transfer",
                       done="The case has a new key worker.", row=case, make=lambda initial: make(initial=initial),
-                      theirs=lambda c: [("Key worker", f"{c.key_worker.username} ({c.key_worker.agency.code})"),
+                      theirs=lambda c: [("Key worker", f"{c.key_worker.username} ({c.key_worker.agency.name})"),
                                         ("Status", c.get_status_display())],
                       save=lambda d: services.case_transfer(actor=request.user, case=case, to=d["to"],
                                                             reason=d["reason"], expected_version=d["version"],

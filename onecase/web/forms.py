@@ -106,3 +106,32 @@ class PeriodForm(forms.Form):
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             self.add_error("until", "The end date must be the same as or after the start date")
         return data
+
+
+MAX_CASE_FILE_BYTES = 5 * 1024 * 1024  # imported in the request; larger files: `onecase import_cases`
+
+
+class CaseImportForm(forms.Form):
+    file = forms.FileField(
+        label="Upload a file",
+        help_text="A CSV file in the case format, smaller than 5 MB.",
+        error_messages={
+            "required": "Select a CSV file",
+            "empty": "The selected file is empty",
+            "invalid": "Select a CSV file",
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].widget = forms.ClearableFileInput(attrs={"accept": ".csv"})
+        self.helper = _helper(Field("file"))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if Path(upload.name or "").suffix.lower() != ".csv":
+            raise forms.ValidationError("The selected file must be a CSV file")
+        if upload.size > MAX_CASE_FILE_BYTES:
+            raise forms.ValidationError("The selected file must be smaller than 5 MB; import larger files with "
+                                        "the import_cases command")
+        return upload

@@ -1,17 +1,25 @@
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
+from onecase.accounts.models import Role
 from onecase.accounts.selectors import import_agencies_for
+from onecase.cases.rules import may_import_cases
+from onecase.cases.selectors import my_cases_read
 from onecase.imports.jobs import (
     job_create,
+    job_linking,
     job_preview_viewed,
     job_progress,
     job_sample,
@@ -21,7 +29,10 @@ from onecase.imports.jobs import (
 )
 from onecase.imports.models import ImportJob
 from onecase.imports.rules import may_start_job
+from onecase.linkage.jobs import links_recover
 from onecase.reports.selectors import agency_counts_for
+from onecase.sharing.models import Alert
+from onecase.sharing.selectors import alerts_for, disclosure_requests_to_decide
 from onecase.sharing.services import client_ip
 from onecase.web.forms import SignInForm, UploadForm
 
@@ -41,17 +52,55 @@ class SignOutView(auth_views.LogoutView):
         return response
 
 
+# Which home page each role starts from; every other role (analysts, auditors, the partnership)
+# sees the counts per agency.
+CASE_WORK_HOME = {Role.KEY_WORKER, Role.PRACTITIONER, Role.FRONT_DOOR, Role.VOLUNTARY_PARTNER}
+HOME_IMPORTS = 10
+HOME_REQUESTS = 10
+ALERT_DAYS = 7
+
+
 @login_required
 @require_GET
 def home(request):
-    """Counts per agency the user may see, with a totals row."""
-    rows = agency_counts_for(request.user)
-    totals = {
+    """The page each role starts from: case workers their cases, invitations and overdue actions; agency
+    administrators their agency's imports; DPOs their agency's alerts and the requests it decides;
+    everyone else the counts per agency they may see."""
+    user = request.user
+    context = {"may_upload": import_agencies_for(user).exists(), "may_import_cases": may_import_cases(user)}
+    if user.role in CASE_WORK_HOME:
+        context.update(_case_work(request))
+        context["kind"] = "cases"
+        return render(request, "web/home.html", context)
+    if user.role in (Role.AGENCY_ADMIN, Role.DPO):
+        context["deciding"] = list(disclosure_requests_to_decide(user)[:HOME_REQUESTS])
+    if user.role == Role.DPO:
+        since = timezone.now() - dt.timedelta(days=ALERT_DAYS)
+        recent = alerts_for(user).filter(created_at__gte=since)
+        counts = dict(recent.values_list("kind").annotate(n=Count("id")).order_by())
+        context["kind"] = "dpo"
+        context["alert_days"] = ALERT_DAYS
+        context["alert_counts"] = [(label, counts.get(kind, 0)) for kind, label in Alert.Kind.choices]
+        return render(request, "web/home.html", context)
+    if user.role == Role.AGENCY_ADMIN:
+        jobs_recover(page=True)  # so that a job whose worker died is shown as failed
+        context["kind"] = "imports"
+        context["jobs"] = list(jobs_visible_to(user).select_related("agency", "created_by")[:HOME_IMPORTS])
+    else:
+        context["kind"] = "counts"
+    rows = agency_counts_for(user)
+    context["rows"] = rows
+    context["totals"] = {
         "contacts": sum(row["contacts"] for row in rows),
         "source_people": sum(row["source_people"] for row in rows),
     }
-    may_upload = import_agencies_for(request.user).exists()
-    return render(request, "web/home.html", {"rows": rows, "totals": totals, "may_upload": may_upload})
+    return render(request, "web/home.html", context)
+
+
+def _case_work(request) -> dict:
+    """The case worker's cases, invitations and overdue actions (``my_cases`` marks the actions on cases
+    they may no longer open, which are listed without a link)."""
+    return {"mine": my_cases_read(request.user, ip=client_ip(request))}
 
 
 @login_required
@@ -84,7 +133,10 @@ def import_new(request):
 @require_GET
 def import_detail(request, pk: int):
     jobs_recover(page=True)
-    job = get_object_or_404(jobs_visible_to(request.user).select_related("agency", "created_by"), pk=pk)
+    links_recover(page=True)  # so that a link whose worker died is not shown as running
+    job = get_object_or_404(
+        jobs_visible_to(request.user).select_related("agency", "created_by", "link_request__run"), pk=pk
+    )
     sample = None
     if job.status == ImportJob.Status.PREVIEWED:
         sample = job_sample(job)
@@ -94,6 +146,7 @@ def import_detail(request, pk: int):
         "job": job,
         "sample": sample,
         "progress": job_progress(job),
+        "linking": job_linking(job),
         "may_start": may_start_job(request.user, job),
         "problems": job.errors if job.status in (ImportJob.Status.REJECTED, ImportJob.Status.FAILED) else [],
     }
@@ -110,13 +163,17 @@ def import_status(request, pk: int):
             return HttpResponseClientRedirect(login["Location"])
         return login
     jobs_recover(page=True)
-    job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
+    links_recover(page=True)
+    job = get_object_or_404(jobs_visible_to(request.user).select_related("link_request__run"), pk=pk)
     if not request.htmx:
         return redirect("web:import_detail", pk=job.pk)
-    if not job.is_active:
-        # The finished page has a different layout (panel or error summary): load it whole.
+    linking = job_linking(job)
+    if not job.is_active and not (linking and linking["pending"] and request.GET.get("linking") == "1"):
+        # The finished page has a different layout (panel or error summary): load it whole. It
+        # polls again, for linking (``linking=1``), while its records wait to be linked.
         return HttpResponseClientRefresh()
-    return render(request, "web/imports/_status.html", {"job": job, "progress": job_progress(job)})
+    return render(request, "web/imports/_status.html",
+                  {"job": job, "progress": job_progress(job), "linking": linking})
 
 
 @login_required
