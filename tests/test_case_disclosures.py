@@ -48,7 +48,11 @@ def test_a_household_case_records_each_persons_disclosure(client, household_case
     assert disclosed(kw) == {(household_case["person"].pk, housing.pk), (household_case["lodger"].pk, housing.pk)}
     event = AuditEvent.objects.filter(user=kw, action=AuditEvent.Action.DISCLOSE).first()
     assert event.detail["agreement"] == "ISA-1" and event.detail["tier"] == "Full"
-    assert AuditEvent.objects.filter(user=kw, action=AuditEvent.Action.VIEW, object_type="case").count() == 1
+    views = AuditEvent.objects.filter(user=kw, action=AuditEvent.Action.VIEW, object_type="case")
+    assert views.filter(purpose="chronology").count() == 1
+    # The case page also shows its cost and impact, recorded as a read of its own.
+    assert views.exclude(purpose="chronology").count() == (1 if path == "/cases/{case}/" else 0)
+    assert set(views.values_list("purpose", flat=True)) <= {"chronology", "case impact"}
 
 
 def test_a_person_case_over_the_api_records_its_disclosure(client, team):  # noqa: F811

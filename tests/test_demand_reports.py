@@ -131,7 +131,7 @@ def test_report_pages_and_csv(client, city):  # noqa: F811
     page = client.get("/demand/failure/")
     assert page.status_code == 200 and b"<svg" in page.content
     csv = client.get("/demand/failure.csv?by=agency").content.decode().splitlines()
-    assert csv[0] == "agency,contacts,failure_demand,failure_demand_share" and len(csv) == 4
+    assert csv[0] == "agency,contacts,failure_demand,failure_demand_share,failure_demand_cost_gbp" and len(csv) == 4
     context = client.get("/demand/in-context/")
     assert context.status_code == 200 and b"By need category" in context.content
     assert client.get("/demand/in-context.csv").content.decode().startswith("kind,demand,counted,total,")

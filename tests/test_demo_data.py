@@ -11,6 +11,8 @@ import pytest
 from django.core.management import call_command
 
 from onecase.accounts.models import Agency, Role, User
+from onecase.cases.impact import add_months, local_date
+from onecase.cases.models import Case, Status
 from onecase.contacts.models import Contact
 from onecase.demo.generator import (
     AGENCIES,
@@ -21,6 +23,7 @@ from onecase.demo.generator import (
     window_for,
     write,
 )
+from onecase.demo.management.commands.demo_login import ACCOUNTS
 from onecase.imports.contact_format import CONTEXT, IDENTITY, REQUIRED
 from onecase.people.models import AgencyPerson
 
@@ -135,10 +138,39 @@ def test_the_files_import_and_reimporting_changes_nothing(db, tmp_path):
         assert Contact.objects.filter(agency__code=code).count() == len(agency_rows)
     assert f"Loaded 12 agencies: {total:,} rows ({total:,} new, 0 updated, 0 unchanged)" in out.getvalue()
 
+    cases = historical_cases_hold(tmp_path)
+    assert f"Historical cases: {len(cases)} imported from the old system ({len(cases)} new, 0 unchanged)" \
+        in out.getvalue()
+
     again = io.StringIO()
     call_command("demo_data", people=PEOPLE, end_date=DEFAULT_END_DATE, out=tmp_path, no_progress=True, stdout=again)
     assert f"(0 new, 0 updated, {total:,} unchanged)" in again.getvalue()
     assert Contact.objects.count() == total
+    assert f"({len(cases)} new" not in again.getvalue() and f"(0 new, {len(cases)} unchanged)" in again.getvalue()
+    assert Case.objects.count() == len(cases)
+
+
+def historical_cases_hold(out_dir) -> list:
+    """The demo's historical cases: 5 to 8, closed, imported, held by demo staff, on the planted
+    revolving-door households (or their people), some with a complete after window and some closed recently."""
+    cases = list(Case.objects.select_related("key_worker"))
+    assert 5 <= len(cases) <= 8
+    assert all(c.imported_ref and c.status == Status.CLOSED and c.outcomes_not_recorded for c in cases)
+    assert {c.key_worker.username for c in cases} <= {name for name, *_ in ACCOUNTS}
+    truth = read_csv(out_dir / "truth.csv")
+    families = json.loads((out_dir / "truth_families.json").read_text(encoding="utf-8"))["families"]
+    revolving = {m["true_person_id"] for f in families if f["kind"] == "revolving_door" for m in f["members"]}
+    for case in cases:
+        subject = {"household_id": case.household_id} if case.household_id else {"person_id": case.person_id}
+        refs = set(Contact.objects.filter(**subject).values_list("agency__code", "agency_person__person_ref"))
+        true_people = {t["true_person_id"] for t in truth if (t["agency"], t["person_ref"]) in refs}
+        assert true_people & revolving, case.imported_ref
+    end = DEFAULT_END_DATE
+    complete = [c for c in cases if add_months(local_date(c.closed_at), 12) <= date.today()]
+    recent = [c for c in cases if (end - local_date(c.closed_at)).days < 183]
+    assert complete and recent
+    assert all(local_date(c.opened_at) < local_date(c.closed_at) <= end for c in cases)
+    return cases
 
 
 # --- the planted families ---------------------------------------------------------------

@@ -56,6 +56,7 @@ _case = {
     "web:case_costs_csv": "/cases/{case}/costs.csv",
     "web:case_need_add": "/cases/{case}/needs/new/",
     "web:case_need_outcome": "/cases/{case}/needs/{need}/outcome/",
+    "web:case_need_followup": "/cases/{case}/needs/{need}/follow-up/",
     "web:case_note_add": "/cases/{case}/notes/new/",
     "web:case_action_add": "/cases/{case}/actions/new/",
     "web:case_flag_add": "/cases/{case}/flags/new/",
@@ -130,6 +131,7 @@ LIST_URLS = {
     "api:agencies": "/api/v1/agencies/",
     "api:imports": "/api/v1/imports/",
     "api:demand": "/api/v1/demand",
+    "api:failure_demand": "/api/v1/failure-demand",
     "web:requests": "/requests/",
     "web:dpo": "/data-protection/",
     "api:schema": "/api/v1/schema/",
@@ -157,6 +159,9 @@ LIST_URLS.update({"web:api_tokens": "/api-tokens/", "web:api_token_new": "/api-t
 LIST_URLS.update({"web:review_queue": "/linkage/review/", "web:review_decisions": "/linkage/decisions/"})
 # Importing historical cases: partnership administrators only, so every role of A is refused (403).
 LIST_URLS["web:case_import"] = "/cases/import/"
+# Impact and savings: cohort aggregates for the partnership and analysts; B's lone case is too few to show.
+LIST_URLS.update({"web:impact": "/impact/", "web:impact_csv": "/impact.csv", "web:impact_xlsx": "/impact.xlsx",
+                  "web:impact_pdf": "/impact.pdf", "api:impact": "/api/v1/impact", "api:savings": "/api/v1/savings"})
 
 
 # Meetings: two series chaired by B discuss B's person; A is not a member, so every page of them is refused.

@@ -83,6 +83,11 @@ class NeedSerializer(serializers.Serializer):
     goal = serializers.CharField(allow_blank=True)
     outcome = serializers.CharField(allow_blank=True, read_only=True)
     outcome_evidence = serializers.CharField(allow_blank=True, read_only=True)
+    followup_outcome = serializers.CharField(
+        allow_blank=True, read_only=True,
+        help_text="Better, same or worse six months after closure; empty until recorded.",
+    )
+    followup_evidence = serializers.CharField(allow_blank=True, read_only=True)
     version = serializers.IntegerField(read_only=True)
 
 

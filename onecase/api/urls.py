@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from onecase.api import case_views, contact_views, meeting_views, search_views, views
+from onecase.api import case_views, contact_views, impact_views, meeting_views, search_views, views
 
 app_name = "api"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("imports/", views.ImportJobList.as_view(), name="imports"),
     path("imports/<int:pk>/", views.ImportJobDetail.as_view(), name="import"),
     path("demand", views.DemandView.as_view(), name="demand"),
+    path("failure-demand", views.FailureDemandView.as_view(), name="failure_demand"),
     path("people/search", search_views.PersonSearch.as_view(), name="person_search"),
     path("contacts", contact_views.ContactLog.as_view(), name="contacts"),
     path("audit", views.AuditEventList.as_view(), name="audit"),
@@ -25,6 +26,8 @@ urlpatterns = [
          name="case_grant_accept"),
     path("cases/<int:pk>/grants/<int:grant_pk>/decline", case_views.GrantAnswer.as_view(answer="decline"),
          name="case_grant_decline"),
+    path("impact", impact_views.ImpactView.as_view(), name="impact"),
+    path("savings", impact_views.SavingsView.as_view(), name="savings"),
     path("meetings", meeting_views.MeetingList.as_view(), name="meetings"),
     path("meetings/overlaps", meeting_views.OverlapList.as_view(), name="meetings_overlaps"),
     path("meetings/<int:pk>", meeting_views.MeetingDetail.as_view(), name="meeting"),

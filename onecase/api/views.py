@@ -11,8 +11,10 @@ from rest_framework.views import APIView
 
 from onecase.audit.services import client_ip
 from onecase.contacts.demand import KEYS, demand_search
+from onecase.contacts.rules import may_read_demand_reports
 from onecase.imports.jobs import jobs_visible_to
 from onecase.imports.models import ImportJob
+from onecase.reports.demand_reports import failure_demand_read
 from onecase.reports.selectors import agency_counts_for
 from onecase.sharing.rules import may_read_audit
 from onecase.sharing.selectors import audit_rows_read, audit_trail_for
@@ -95,6 +97,7 @@ class DemandRow(serializers.Serializer):
     last_contact = serializers.CharField()
     cost_gbp = serializers.CharField()
     failure_demand_share = serializers.FloatField()
+    failure_cost_gbp = serializers.CharField(help_text="Cost of the failure-demand contacts: Σ contacts × unit cost.")
     key_worker = serializers.CharField(allow_null=True)
     flags = serializers.ListField(child=serializers.CharField())
 
@@ -121,6 +124,77 @@ class DemandView(APIView):
             since=params.get("since"), until=params.get("until"), order=params["order"],
         )
         return Response(rows)
+
+
+class PeriodQuery(serializers.Serializer):
+    since = serializers.DateField(required=False)
+    until = serializers.DateField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": "The end date must be the same as or after the start date."})
+        return attrs
+
+
+class FailureAgencyRow(serializers.Serializer):
+    agency = serializers.CharField(source="code", help_text="The agency's code.")
+    name = serializers.CharField(source="label")
+    contacts = serializers.IntegerField()
+    failure_demand = serializers.IntegerField(source="failures")
+    failure_demand_share = serializers.FloatField(source="share")
+    failure_cost_gbp = serializers.DecimalField(source="failure_cost", max_digits=14, decimal_places=2,
+                                                help_text="Σ failure-demand contacts × unit cost.")
+
+
+class FailureMonthRow(serializers.Serializer):
+    month = serializers.CharField(source="label", help_text="YYYY-MM, UK time.")
+    contacts = serializers.IntegerField()
+    failure_demand = serializers.IntegerField(source="failures")
+    failure_demand_share = serializers.FloatField(source="share")
+    failure_cost_gbp = serializers.DecimalField(source="failure_cost", max_digits=14, decimal_places=2)
+    full_repeat_history = serializers.SerializerMethodField()
+
+    def get_full_repeat_history(self, row) -> bool:
+        return not row.less_history
+
+
+class FailureAgencyMonthRow(serializers.Serializer):
+    month = serializers.CharField()
+    agency = serializers.CharField(source="code")
+    failure_demand = serializers.IntegerField(source="failures")
+    failure_cost_gbp = serializers.DecimalField(source="cost", max_digits=14, decimal_places=2)
+
+
+class FailureDemandSerializer(serializers.Serializer):
+    failure_cost_gbp = serializers.DecimalField(source="cost", max_digits=14, decimal_places=2)
+    unpriced_failure_demand = serializers.IntegerField(
+        source="unpriced", help_text="Failure-demand contacts of a type with no unit cost: they add nothing."
+    )
+    by_agency = FailureAgencyRow(source="agencies", many=True)
+    by_month = FailureMonthRow(source="months", many=True)
+    by_agency_and_month = FailureAgencyMonthRow(source="agency_months", many=True)
+
+
+class FailureDemandView(APIView):
+    """Failure demand across the contacts the caller may count: its share and its cost (contacts × unit
+    cost) per agency, per month and per agency and month."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATE, description="First UK day, YYYY-MM-DD."),
+            OpenApiParameter("until", OpenApiTypes.DATE, description="Last UK day, YYYY-MM-DD."),
+        ],
+        responses={200: FailureDemandSerializer, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        if not may_read_demand_reports(request.user):
+            raise PermissionDenied("Auditors read the audit trail, not the demand ledger.")
+        query = PeriodQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        report = failure_demand_read(request.user, ip=client_ip(request), since=params.get("since"),
+                                     until=params.get("until"), api=True)
+        return Response(FailureDemandSerializer(report).data)
 
 
 class AuditQuery(serializers.Serializer):

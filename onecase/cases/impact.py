@@ -73,6 +73,15 @@ def today_in_uk() -> dt.date:
     return timezone.now().astimezone(LONDON).date()
 
 
+FOLLOWUP_MONTHS = 6  # a sustained outcome holds this many months after closure
+
+
+def followup_due_on(case: Case) -> dt.date | None:
+    """The UK date a closed case's six-month follow-up falls due (None while the case is live)."""
+    _, closed_on = case_dates(case)
+    return add_months(closed_on, FOLLOWUP_MONTHS) if closed_on else None
+
+
 @dataclass(frozen=True)
 class Window:
     """Dates ``[starts_on, ends_before)``, counted ``[starts_on, counted_until)``."""

@@ -143,6 +143,13 @@ class Need(models.Model):
     goal = models.TextField(blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     outcome_evidence = models.TextField(blank=True)
+    # The follow-up six months after closure: does the outcome hold? (``services.need_followup``)
+    followup_outcome = models.CharField("outcome six months after closure", max_length=10,
+                                        choices=Outcome.choices, blank=True)
+    followup_evidence = models.TextField("evidence six months after closure", blank=True)
+    followup_at = models.DateTimeField(null=True, blank=True)
+    followup_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     version = version_field()
@@ -296,6 +303,7 @@ class CaseEvent(models.Model):
         TRANSFERRED = "transferred", "Key worker changed"
         NEED = "need", "Need recorded"
         OUTCOME = "outcome", "Outcome recorded"
+        FOLLOWUP = "followup", "Six-month follow-up recorded"
         GRANT_INVITED = "grant_invited", "Pull-in invitation"
         GRANT_ACCEPTED = "grant_accepted", "Pull-in accepted"
         GRANT_DECLINED = "grant_declined", "Pull-in declined"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from onecase.accounts.models import Role
 from onecase.accounts.rules import is_staff_member, sees_whole_partnership
+from onecase.cases.impact import followup_due_on, today_in_uk
 from onecase.cases.models import Grant, Section
 from onecase.sharing.models import Purpose
 from onecase.sharing.selectors import known_households, known_people
@@ -131,6 +132,17 @@ def may_manage_case(user, case) -> bool:
     if user.pk == case.key_worker_id or sees_whole_partnership(user):
         return True
     return user.role == Role.AGENCY_ADMIN and user.agency_id == case.agency_id
+
+
+def followup_open(case, *, today=None) -> bool:
+    """Whether a closed case's six-month follow-up may be recorded: six months have passed since closure."""
+    due = followup_due_on(case)
+    return due is not None and (today or today_in_uk()) >= due
+
+
+def may_record_followup(user, case, *, today=None) -> bool:
+    """The six-month follow-up of a closed case's needs: whoever manages the case, once it is due."""
+    return may_manage_case(user, case) and followup_open(case, today=today)
 
 
 def may_respond_to_grant(user, grant: Grant) -> bool:

@@ -36,6 +36,7 @@ from onecase.cases.models import (
 from onecase.cases.rules import (
     CASE_HOLDING_ROLES,
     CASE_WORKING_ROLES,
+    followup_open,
     is_case_team,
     may_hold_cases,
     may_hold_imported_case,
@@ -253,6 +254,32 @@ def need_outcome(*, actor, need: Need, outcome: str, evidence: str, expected_ver
     event_record(case=case, kind=CaseEvent.Kind.OUTCOME, actor=actor, section=Section.NEEDS,
                  summary=f"“{need.words}”: {outcome.label.lower()}. {need.outcome_evidence}")
     _audit(actor, case, "outcome recorded", ip, need=need.pk, outcome=outcome.value)
+    return need
+
+
+@transaction.atomic
+def need_followup(*, actor, need: Need, outcome: str, evidence: str, expected_version: int | None = None,
+                  ip=None) -> Need:
+    """Record whether things are better, the same or worse for this need six months after the case closed."""
+    lock(need)
+    case = Case.objects.get(pk=need.case_id)
+    if actor is not None:
+        _require(may_manage_case(actor, case), "Only the key worker records the six-month follow-up.")
+    check_version(need, expected_version)
+    if not followup_open(case):
+        raise ValidationError("The six-month follow-up is recorded once six months have passed since the case "
+                              "closed.")
+    outcome = Outcome(outcome)
+    if not evidence.strip():
+        raise ValidationError("Give the evidence for the outcome six months on.")
+    need.followup_outcome, need.followup_evidence = outcome, evidence.strip()
+    need.followup_at, need.followup_by = timezone.now(), actor
+    need.version += 1
+    need.save(update_fields=["followup_outcome", "followup_evidence", "followup_at", "followup_by", "version"])
+    event_record(case=case, kind=CaseEvent.Kind.FOLLOWUP, actor=actor, section=Section.NEEDS,
+                 summary=f"“{need.words}” six months after closure: {outcome.label.lower()}. "
+                         f"{need.followup_evidence}")
+    _audit(actor, case, "six-month follow-up recorded", ip, need=need.pk, outcome=outcome.value)
     return need
 
 

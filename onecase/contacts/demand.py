@@ -104,7 +104,8 @@ def demand_ranking(
     """The ``top`` households, people or addresses by contacts (or by cost), with their detail.
 
     ``since`` and ``until`` are inclusive dates (UK). Each row has the id that export_links
-    uses, a label, counts per agency, first and last contact, cost, failure share and flags.
+    uses, a label, counts per agency, first and last contact, cost, failure share, the cost of its
+    failure-demand contacts and flags.
     Over the whole ledger the order comes from the demand counts; for a period, from the ledger.
     """
     if by not in KEYS:
@@ -138,6 +139,7 @@ def demand_ranking(
     }
     rows = [detail[i] for i in ids]
     costs = cost_by(ranked, key) if ids else {}
+    failure_costs = cost_by(ranked.filter(demand_class=DemandClass.FAILURE), key) if ids else {}
     by_agency: dict[int, dict[str, int]] = {i: {} for i in ids}
     for row in ranked.order_by().values(key, "agency__code").annotate(n=Count("pk")):
         by_agency[row[key]][row["agency__code"]] = row["n"]
@@ -162,6 +164,7 @@ def demand_ranking(
             "last_contact": timezone.localtime(r["last"]).isoformat(),
             "cost_gbp": str(costs.get(r[key], Decimal("0.00"))),
             "failure_demand_share": round(r["failures"] / r["total"], 4) if r["total"] else 0.0,
+            "failure_cost_gbp": str(failure_costs.get(r[key], Decimal("0.00"))),
             "key_worker": key_workers.get(r[key]),
             "flags": flags.get(r[key], []),
         }

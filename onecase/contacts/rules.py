@@ -23,3 +23,9 @@ def may_view_profiles(user) -> bool:
 def may_log_contacts(user) -> bool:
     """Staff of an agency in a role that meets citizens log contacts and concerns, for their own agency only."""
     return is_staff_member(user) and user.agency_id is not None and user.role in LOG_ROLES
+
+
+def may_read_demand_reports(user) -> bool:
+    """Partnership demand reports (failure demand, demands in context): staff, but not auditors, who
+    read the audit trail and not the demand ledger."""
+    return is_staff_member(user) and user.role != Role.AUDITOR

@@ -7,6 +7,7 @@ Contact queryset work on whatever the caller passes (already scoped to the user)
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from decimal import Decimal
 
 from django.core.exceptions import EmptyResultSet
@@ -94,3 +95,21 @@ def _sum_costs(contacts: QuerySet[Contact], key: str | None) -> list[tuple[objec
         )
         found = cursor.fetchall()
     return [(group_key, (Decimal(int(pence)) / 100).quantize(PENNY)) for group_key, pence in found if pence is not None]
+
+
+def unit_cost_map() -> dict[tuple[int, str], Decimal]:
+    """{(agency id, contact_type): unit cost}: the whole cost map (no personal data)."""
+    return {(agency_id, contact_type): value for agency_id, contact_type, value
+            in UnitCost.objects.values_list("agency_id", "contact_type", "unit_cost_gbp")}
+
+
+def cost_of_counts(counts: Iterable[tuple[Hashable, int, str, int]],
+                   prices: dict[tuple[int, str], Decimal] | None = None) -> dict[Hashable, Decimal]:
+    """Σ contacts × unit cost per group, from (group, agency id, contact_type, contacts) rows that the
+    caller counted (e.g. per month). A type with no unit cost adds nothing; every group counted is kept."""
+    prices = unit_cost_map() if prices is None else prices
+    totals: dict[Hashable, Decimal] = {}
+    for group, agency_id, contact_type, n in counts:
+        unit = prices.get((agency_id, contact_type), Decimal("0.00"))
+        totals[group] = (totals.get(group, Decimal("0.00")) + n * unit).quantize(PENNY)
+    return totals

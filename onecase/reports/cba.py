@@ -126,6 +126,11 @@ def _percent(value: Decimal) -> str:
     return f"{(Decimal(value) * 100).normalize():f}%"
 
 
+def _pounds(value) -> str:
+    """"£1,234.50", or "−£32.77" for a negative amount (demand that moved to an agency)."""
+    return f"{'−' if value < 0 else ''}£{abs(Decimal(value)):,.2f}"
+
+
 def describe_inputs(inputs: CbaInputs) -> list[tuple[str, str]]:
     """(what, value) for every input and assumption, in words, for a report to print."""
     lines = []
@@ -142,12 +147,12 @@ def describe_inputs(inputs: CbaInputs) -> list[tuple[str, str]]:
         else:
             lines.append((INPUT_WORDS[item.name], _percent(value)))
     for line in inputs.benefits:
-        lines.append((f"Benefit: {line.label}", f"£{line.gross_gbp:,.2f} a year, {line.value_type}, "
+        lines.append((f"Benefit: {line.label}", f"{_pounds(line.gross_gbp)} a year, {line.value_type}, "
                       f"{'cashable' if line.cashable else 'non-cashable'}"
                       f"{', transfer payment' if line.transfer_payment else ''}, "
                       f"saved by {line.agency or 'not stated'}, confidence grade {line.confidence_grade}"))
     for line in inputs.costs:
-        lines.append((f"Cost: {line.label}", f"£{line.amount_gbp:,.2f} in year {line.year}, paid by "
+        lines.append((f"Cost: {line.label}", f"{_pounds(line.amount_gbp)} in year {line.year}, paid by "
                       f"{line.agency or 'not stated'}, confidence grade {line.confidence_grade}"))
     return lines
 

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncMonth
@@ -19,11 +20,13 @@ from onecase.audit.services import audit_record
 from onecase.contacts.demand import demand_scope, ledger_for
 from onecase.contacts.models import DemandClass, NeedCategory
 from onecase.contacts.services import failure_window
+from onecase.costs.selectors import cost_of_counts, unit_cost_map
 
 # A presenting need is listed in the citizen's words only when this many different people used
 # them (small-number suppression), so a phrase that could identify someone never appears, however
 # often one person said it.
 MIN_PHRASE_COUNT = 5
+ZERO = Decimal("0.00")
 
 
 @dataclass
@@ -32,6 +35,8 @@ class ShareRow:
     contacts: int
     failures: int
     less_history: bool = False  # a month with less than a whole repeat window of ledger before it
+    failure_cost: Decimal = ZERO  # Σ failure-demand contacts × unit cost
+    code: str = ""  # the agency's code, for a row per agency
 
     @property
     def share(self) -> float:
@@ -51,16 +56,64 @@ def _start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time()))
 
 
+def _failure_counts(user, since, until, by_month: bool = False) -> list[tuple]:
+    """([month,] agency id, contact_type, failure-demand contacts), for costing."""
+    failures = _counted(user, since, until).filter(demand_class=DemandClass.FAILURE)
+    if by_month:
+        failures = failures.annotate(month=TruncMonth("occurred_at", tzinfo=timezone.get_current_timezone()))
+    groups = ("month",) if by_month else ()
+    return list(failures.values_list(*groups, "agency_id", "contact_type").annotate(n=Count("pk")).order_by())
+
+
+def _month(value) -> str:
+    return f"{value:%Y-%m}"
+
+
 def failure_share_by_agency(user, *, since=None, until=None) -> list[ShareRow]:
-    """Contacts, failure-demand contacts and their share, per agency the user may count."""
+    """Contacts, failure-demand contacts, their share and their cost, per agency the user may count."""
     rows = (
         _counted(user, since, until)
         .values("agency_id")
         .annotate(n=Count("pk"), failures=Count("pk", filter=Q(demand_class=DemandClass.FAILURE)))
     )
-    names = dict(Agency.objects.values_list("pk", "name"))
-    result = [ShareRow(names[r["agency_id"]], r["n"], r["failures"]) for r in rows]
+    costs = cost_of_counts((a, a, t, n) for a, t, n in _failure_counts(user, since, until))
+    agencies = {a.pk: a for a in Agency.objects.all()}
+    result = [ShareRow(agencies[r["agency_id"]].name, r["n"], r["failures"],
+                       failure_cost=costs.get(r["agency_id"], ZERO), code=agencies[r["agency_id"]].code)
+              for r in rows]
     return sorted(result, key=lambda r: (-r.share, r.label))
+
+
+@dataclass(frozen=True)
+class FailureCostRow:
+    """One agency in one month: failure-demand contacts and their cost."""
+
+    month: str
+    agency: str
+    code: str
+    failures: int
+    cost: Decimal
+
+
+def failure_cost_by_agency_and_month(user, *, since=None, until=None) -> list[FailureCostRow]:
+    """Failure-demand contacts and their cost (contacts × unit cost) per agency and calendar month (UK),
+    oldest month first, agencies by name."""
+    counts = _failure_counts(user, since, until, by_month=True)
+    costs = cost_of_counts(((_month(m), a), a, t, n) for m, a, t, n in counts)
+    failures: Counter = Counter()
+    for month, agency_id, _, n in counts:
+        failures[(_month(month), agency_id)] += n
+    agencies = {a.pk: a for a in Agency.objects.all()}
+    rows = [FailureCostRow(month, agencies[a].name, agencies[a].code, n, costs[(month, a)])
+            for (month, a), n in failures.items()]
+    return sorted(rows, key=lambda r: (r.month, r.agency))
+
+
+def unpriced_failures(user, *, since=None, until=None) -> int:
+    """Failure-demand contacts of a type with no unit cost: they add nothing to the cost."""
+    prices = unit_cost_map()
+    return sum(n for agency_id, contact_type, n in _failure_counts(user, since, until)
+               if (agency_id, contact_type) not in prices)
 
 
 @dataclass(frozen=True)
@@ -89,7 +142,7 @@ def repeat_history(user) -> RepeatHistory:
 
 
 def failure_share_by_month(user, *, since=None, until=None) -> list[ShareRow]:
-    """The same per calendar month (UK time), oldest first, each marked when it has less history
+    """The same (with the cost) per calendar month (UK time), oldest first, each marked when it has less history
     than a whole repeat window (its share is then understated)."""
     history = repeat_history(user)
     rows = (
@@ -99,7 +152,9 @@ def failure_share_by_month(user, *, since=None, until=None) -> list[ShareRow]:
         .annotate(n=Count("pk"), failures=Count("pk", filter=Q(demand_class=DemandClass.FAILURE)))
         .order_by("month")
     )
-    return [ShareRow(f"{r['month']:%Y-%m}", r["n"], r["failures"], history.short(f"{r['month']:%Y-%m}"))
+    costs = cost_of_counts((_month(m), a, t, n) for m, a, t, n in _failure_counts(user, since, until, by_month=True))
+    return [ShareRow(_month(r["month"]), r["n"], r["failures"], history.short(_month(r["month"])),
+                     failure_cost=costs.get(_month(r["month"]), ZERO))
             for r in rows]
 
 
@@ -178,18 +233,40 @@ def demands_in_context(user, *, since=None, until=None, top: int = 25) -> Demand
 # Reads that record themselves (aggregates: counts only in the audit detail).
 
 
-def failure_demand_read(user, *, ip=None, since=None, until=None) -> tuple[list[ShareRow], list[ShareRow]]:
-    """Failure-demand share per agency and per month, recording the search."""
-    agencies = failure_share_by_agency(user, since=since, until=until)
-    months = failure_share_by_month(user, since=since, until=until)
+@dataclass
+class FailureDemandReport:
+    """Failure demand per agency, per month and per agency and month, with its cost."""
+
+    agencies: list[ShareRow]
+    months: list[ShareRow]
+    agency_months: list[FailureCostRow]
+    unpriced: int  # failure-demand contacts of a type with no unit cost
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((r.failure_cost for r in self.agencies), ZERO)
+
+
+def failure_demand_read(user, *, ip=None, since=None, until=None, api: bool = False) -> FailureDemandReport:
+    """Failure-demand share and cost per agency, per month and per agency and month, recording the search."""
+    report = FailureDemandReport(
+        failure_share_by_agency(user, since=since, until=until),
+        failure_share_by_month(user, since=since, until=until),
+        failure_cost_by_agency_and_month(user, since=since, until=until),
+        unpriced_failures(user, since=since, until=until),
+    )
     audit_record(user=user, action=AuditEvent.Action.SEARCH, object_type="failure_demand", ip=ip,
-                 detail={"agencies": len(agencies), "months": len(months)})
-    return agencies, months
+                 detail={"agencies": len(report.agencies), "months": len(report.months), "api": api})
+    return report
 
 
-def failure_demand_export(user, *, by: str, ip=None, since=None, until=None) -> list[ShareRow]:
-    """Failure-demand share per month or per agency, recording the export."""
-    rows = (failure_share_by_month if by == "month" else failure_share_by_agency)(user, since=since, until=until)
+EXPORTS = {"agency": failure_share_by_agency, "month": failure_share_by_month,
+           "agency-month": failure_cost_by_agency_and_month}
+
+
+def failure_demand_export(user, *, by: str, ip=None, since=None, until=None) -> list:
+    """Failure demand per agency, per month or per agency and month (``EXPORTS``), recording the export."""
+    rows = EXPORTS[by](user, since=since, until=until)
     audit_record(user=user, action=AuditEvent.Action.EXPORT, object_type="failure_demand", ip=ip,
                  detail={"by": by, "rows": len(rows)})
     return rows

@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/<int:pk>/costs.csv", v.case_costs_csv, name="case_costs_csv"),
     path("cases/<int:pk>/needs/new/", v.case_need_add, name="case_need_add"),
     path("cases/<int:pk>/needs/<int:need_pk>/outcome/", v.case_need_outcome, name="case_need_outcome"),
+    path("cases/<int:pk>/needs/<int:need_pk>/follow-up/", v.case_need_followup, name="case_need_followup"),
     path("cases/<int:pk>/notes/new/", v.case_note_add, name="case_note_add"),
     path("cases/<int:pk>/actions/new/", v.case_action_add, name="case_action_add"),
     path("cases/<int:pk>/actions/<int:action_pk>/done/", v.case_action_done, name="case_action_done"),

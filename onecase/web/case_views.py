@@ -20,12 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from onecase.accounts.rules import sees_whole_partnership
 from onecase.audit.services import client_ip
 from onecase.cases import services
+from onecase.cases.impact import followup_due_on
 from onecase.cases.models import Case, FlagKind, Outcome, Section, Status
 from onecase.cases.rules import (
     CASE_WORKING_ROLES,
+    followup_open,
     is_case_team,
     may_manage_case,
     may_open_cases,
+    may_record_followup,
     sections_addable,
     sections_visible,
 )
@@ -34,6 +37,7 @@ from onecase.cases.selectors import (
     case_costs_read,
     case_for,
     case_holders_for,
+    case_impact_read,
     cases_on_subject,
     chronology_read,
     drift_alerts,
@@ -52,6 +56,7 @@ from onecase.exports import csv_response
 from onecase.sharing.models import Purpose, Tier
 from onecase.sharing.selectors import identity_remembered
 from onecase.web.charts import category_chart
+from onecase.web.impact_views import case_impact_context
 from onecase.web.subjects import openable
 
 DATE_HINT = "For example, 2027-01-31"
@@ -159,6 +164,11 @@ class OutcomeForm(VersionedForm):
                                error_messages={"required": "Enter the evidence"})
 
 
+class FollowupForm(OutcomeForm):
+    outcome = forms.ChoiceField(label="Six months after closure", choices=Outcome.choices, widget=forms.RadioSelect,
+                                error_messages={"required": "Choose better, the same or worse"})
+
+
 def _subject(request):
     """(kind, pk) from ?household= or ?person=."""
     for kind in ("household", "person"):
@@ -240,6 +250,11 @@ def case_detail(request, pk: int):
         "spells": case.key_worker_spells.select_related("key_worker", "assigned_by"),
         "Section": Section,
         "outcomes_not_recorded": case.outcomes_not_recorded,
+        "impact": (case_impact_context(case_impact_read(user, case, ip=client_ip(request)).figures)
+                   if sections else None),
+        "followup_due_on": followup_due_on(case),
+        "followup_open": followup_open(case),
+        "may_followup": may_record_followup(user, case),
     }
     return render(request, "web/cases/detail.html", context)
 
@@ -358,6 +373,27 @@ def case_need_outcome(request, pk: int, need_pk: int):
                       save=lambda d: services.need_outcome(actor=request.user, need=need, outcome=d["outcome"],
                                                            evidence=d["evidence"], expected_version=d["version"],
                                                            ip=client_ip(request)))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_need_followup(request, pk: int, need_pk: int):
+    """The six-month follow-up of one need on a closed case: does the outcome hold?"""
+    case = case_for(request.user, pk)
+    _require(may_record_followup(request.user, case),
+             "The six-month follow-up is recorded by the key worker once six months have passed since closure.")
+    need = get_object_or_404(case.needs, pk=need_pk)
+    form = FollowupForm(request.POST or None, initial={"version": need.version, "outcome": need.followup_outcome,
+                                                       "evidence": need.followup_evidence})
+    return _form_page(request, case, form, title=f"Six months on: “{need.words}”", button="Save the follow-up",
+                      done="Six-month follow-up recorded.", row=need,
+                      make=lambda initial: FollowupForm(initial=initial),
+                      theirs=lambda n: [("Six months after closure",
+                                         n.get_followup_outcome_display() or "Not recorded"),
+                                        ("Evidence", n.followup_evidence or "Not recorded")],
+                      save=lambda d: services.need_followup(actor=request.user, need=need, outcome=d["outcome"],
+                                                            evidence=d["evidence"], expected_version=d["version"],
+                                                            ip=client_ip(request)))
 
 
 @login_required

@@ -119,11 +119,13 @@ def demand_csv(request):
     key = f"{params['by']}_id"
     response, writer = csv_response(f"demand-{params['by']}-{dt.date.today()}.csv")
     writer.writerow([key, "label", "contacts_total", "distinct_agencies", "cost_gbp", "failure_demand_share",
-                     "first_contact", "last_contact", "flags", "contacts_by_agency", *months])
+                     "failure_demand_cost_gbp", "first_contact", "last_contact", "flags", "contacts_by_agency",
+                     *months])
     for row in rows:
         # The cost goes out as a number, so a spreadsheet adds it up (only text is neutralised).
         writer.writerow([row[key], row["label"], row["contacts_total"], row["distinct_agencies"],
-                         Decimal(row["cost_gbp"]), row["failure_demand_share"], row["first_contact"],
+                         Decimal(row["cost_gbp"]), row["failure_demand_share"], Decimal(row["failure_cost_gbp"]),
+                         row["first_contact"],
                          row["last_contact"], " ".join(row["flags"]),
                          " ".join(f"{c}={n}" for c, n in row["contacts_by_agency"].items()),
                          *series.get(row[key], [])])

@@ -12,10 +12,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
-from onecase.accounts.models import Role
 from onecase.audit.services import client_ip
 from onecase.contacts.models import DemandClass
-from onecase.contacts.rules import may_reclassify
+from onecase.contacts.rules import may_read_demand_reports, may_reclassify
 from onecase.contacts.selectors import contact_for, contact_read, need_categories
 from onecase.contacts.services import contact_set_demand_class, contact_set_need
 from onecase.exports import csv_response
@@ -31,7 +30,7 @@ from onecase.web.forms import PeriodForm
 
 
 def _period(request) -> tuple[PeriodForm, dict]:
-    if request.user.role == Role.AUDITOR:
+    if not may_read_demand_reports(request.user):
         raise PermissionDenied("Auditors read the audit trail, not the demand ledger.")
     form = PeriodForm(request.GET or None)
     period = {"since": None, "until": None}
@@ -45,7 +44,8 @@ def _period(request) -> tuple[PeriodForm, dict]:
 def failure_demand(request):
     """Failure-demand share per agency and per month, with a chart, tables and CSV."""
     form, period = _period(request)
-    agencies, months = failure_demand_read(request.user, ip=client_ip(request), **period)
+    report = failure_demand_read(request.user, ip=client_ip(request), **period)
+    months = report.months
     today = timezone.localdate()
     partial, partial_note = incomplete_month(period["until"] or today, today)
     chart = bar_chart([(m.label, round(m.share * 100)) for m in months], chart_id="failure-per-month",
@@ -53,7 +53,11 @@ def failure_demand(request):
                       y_label="Failure demand (%)", unit="%", months=True, partial=partial,
                       partial_note=partial_note, less_history=[m.label for m in months if m.less_history])
     return render(request, "web/demand/failure.html", {
-        "form": form, "agencies": agencies, "months": months, "chart": chart, "query": request.GET.urlencode(),
+        "form": form, "report": report, "agencies": report.agencies, "months": months, "chart": chart,
+        "cost_chart": bar_chart([(m.label, int(m.failure_cost)) for m in months], chart_id="failure-cost-per-month",
+                                title="Cost of failure demand per month", x_label="Month", y_label="Cost (£)",
+                                unit="£", months=True, partial=partial, partial_note=partial_note),
+        "query": request.GET.urlencode(),
         "history": repeat_history(request.user), "partial": partial, "partial_note": partial_note,
     })
 
@@ -62,18 +66,23 @@ def failure_demand(request):
 @require_GET
 def failure_demand_csv(request):
     form, period = _period(request)
-    by = "month" if request.GET.get("by") == "month" else "agency"
+    by = request.GET.get("by") if request.GET.get("by") in ("month", "agency-month") else "agency"
     rows = failure_demand_export(request.user, by=by, ip=client_ip(request), **period)
     response, writer = csv_response(f"failure-demand-by-{by}.csv")
     if by == "agency":
-        writer.writerow([by, "contacts", "failure_demand", "failure_demand_share"])
-        writer.writerows([r.label, r.contacts, r.failures, Decimal(f"{r.share:.4f}")] for r in rows)
+        writer.writerow([by, "contacts", "failure_demand", "failure_demand_share", "failure_demand_cost_gbp"])
+        writer.writerows([r.label, r.contacts, r.failures, Decimal(f"{r.share:.4f}"), r.failure_cost] for r in rows)
         return response
     today = timezone.localdate()
     partial, _ = incomplete_month(period["until"] or today, today)
-    writer.writerow([by, "contacts", "failure_demand", "failure_demand_share", "whole_month", "full_repeat_history"])
-    writer.writerows([r.label, r.contacts, r.failures, Decimal(f"{r.share:.4f}"), "no" if r.label == partial else "yes",
-                      "no" if r.less_history else "yes"] for r in rows)
+    if by == "agency-month":
+        writer.writerow(["month", "agency", "failure_demand", "failure_demand_cost_gbp", "whole_month"])
+        writer.writerows([r.month, r.agency, r.failures, r.cost, "no" if r.month == partial else "yes"] for r in rows)
+        return response
+    writer.writerow([by, "contacts", "failure_demand", "failure_demand_share", "failure_demand_cost_gbp",
+                     "whole_month", "full_repeat_history"])
+    writer.writerows([r.label, r.contacts, r.failures, Decimal(f"{r.share:.4f}"), r.failure_cost,
+                      "no" if r.label == partial else "yes", "no" if r.less_history else "yes"] for r in rows)
     return response
 
 

@@ -4,6 +4,7 @@ from onecase.web import (
     case_urls,
     contact_log_views,
     demand_views,
+    impact_urls,
     meeting_urls,
     profile_views,
     report_urls,
@@ -44,4 +45,5 @@ urlpatterns += case_urls.urlpatterns
 urlpatterns += review_urls.urlpatterns
 urlpatterns += meeting_urls.urlpatterns
 urlpatterns += report_urls.urlpatterns
+urlpatterns += impact_urls.urlpatterns
 urlpatterns += token_urls.urlpatterns

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import template
 from django.urls import reverse
 from django.utils.html import format_html
@@ -9,6 +11,7 @@ from onecase.cases.rules import CASE_WORKING_ROLES
 from onecase.contacts.labels import agency_names, contact_type_label
 from onecase.imports.models import ImportJob
 from onecase.linkage.rules import may_review_linkage, may_search_people
+from onecase.reports.rules import may_see_cohort_impact
 
 register = template.Library()
 
@@ -40,6 +43,8 @@ def service_navigation(context) -> list[dict]:
     if user.role in CASE_WORKING_ROLES or user.role == Role.PARTNERSHIP_ADMIN:
         current = "page" if name == "my_cases" else ("true" if name.startswith("case") else "")
         items.append({"text": "Cases", "href": reverse("web:my_cases"), "current": current})
+    if may_see_cohort_impact(user):
+        items.append({"text": "Impact", "href": reverse("web:impact"), "current": "page" if name == "impact" else ""})
     current = "page" if name == "meetings" else ("true" if name.startswith("meeting") else "")
     items.append({"text": "Meetings", "href": reverse("web:meetings"), "current": current})
     if import_agencies_for(user).exists():
@@ -126,3 +131,12 @@ def agency_abbr(context, code: str) -> str:
 def searches_people(user) -> bool:
     """Whether ``user`` may search for people (``linkage.rules.may_search_people``): the header's search box."""
     return may_search_people(user)
+
+
+@register.filter
+def gbp(value) -> str:
+    """Money as printed: "£1,234.56", "−£1,234.56"; nothing to print when there is no figure."""
+    if value is None or value == "":
+        return ""
+    amount = Decimal(value)
+    return f"{'−' if amount < 0 else ''}£{abs(amount):,.2f}"

@@ -18,6 +18,7 @@ from onecase.contacts.services import needs_classify
 from onecase.costs.services import apply_default_costs
 from onecase.demo import generator
 from onecase.demo.agreements import load_demo_agreements
+from onecase.demo.cases import load_demo_cases
 from onecase.demo.meetings import load_demo_meetings
 from onecase.imports.services import ImportRejected, import_contacts
 from onecase.linkage.services import link_run
@@ -124,7 +125,8 @@ class Command(BaseCommand):
         self._prepare(demo)
 
     def _prepare(self, demo) -> None:
-        """What a partnership does after loading: costs, need categories, sharing agreements."""
+        """What a partnership does after loading: costs, need categories, sharing agreements, linkage,
+        meetings, and its historical cases from the old system."""
         costs = apply_default_costs(actor=None)
         costed = costs.created + costs.updated + costs.unchanged
         self.stdout.write(f"Unit costs: {costed} contact types costed at {costs.price_year} prices.")
@@ -143,6 +145,15 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Meetings: {meetings.series} series, {meetings.meetings} meetings, {meetings.attendees} attendees, "
             f"{meetings.agenda_items} agenda items{_overlap(meetings.family_household_id)}."
+        )
+        try:
+            cases = load_demo_cases(demo)
+        except ImportRejected as exc:
+            problems = "; ".join(str(p) for p in exc.problems[:5])
+            raise CommandError(f"The historical cases were rejected: {problems}") from None
+        self.stdout.write(
+            f"Historical cases: {cases.rows} imported from the old system ({cases.created} new, "
+            f"{cases.unchanged} unchanged), all closed, on the revolving-door households."
         )
 
 
