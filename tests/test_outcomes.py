@@ -1,11 +1,13 @@
 """Outcomes per need category: at closure, six months after closure, sustained, not yet due, not recorded."""
 
 import datetime as dt
+import io
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
+from openpyxl import load_workbook
 
 from onecase.accounts.models import Role
 from onecase.cases import services
@@ -140,3 +142,34 @@ def test_case_page_offers_the_follow_up_once_due(team, client):  # noqa: F811
     other = UserFactory(agency=agency("POLICE"), role=Role.KEY_WORKER)
     sign_in(client, other)
     assert client.get(url).status_code in (403, 404)
+
+
+@pytest.mark.django_db
+def test_the_impact_page_and_its_downloads_count_outcomes_by_need_category(team, client):  # noqa: F811
+    case, need = close_with(team)
+    backdate(case, 200)
+    services.need_followup(actor=team["kw"], need=need, outcome="better", evidence="Still in the flat")
+    close_with({**team, "smyth": team["brown"]}, outcome="worse")
+    Case.objects.create(person=team["person"], key_worker=team["kw"], agency=team["kw"].agency,
+                        status=Status.CLOSED, closed_at=timezone.now() - dt.timedelta(days=400), imported_ref="OLD-1")
+    category = need.category.name if need.category else "Not yet categorised"
+    sign_in(client, team["analyst"])
+    response = client.get("/impact/")
+    assert response.status_code == 200
+    rows = {r["category"]: r for r in response.context["outcome_rows"]}
+    # Two needs of one category: better then better six months on (sustained), and worse, not yet due.
+    # Columns: better, the same, worse, not recorded; six months on adds not yet due before not recorded.
+    assert rows[category] == {"category": category, "needs": 2, "at_closure": [1, 0, 1, 0],
+                              "six_months": [1, 0, 0, 1, 0], "sustained": 1}
+    assert rows["All needs"]["needs"] == 2
+    body = response.content.decode()
+    assert "Outcomes by need category, at closure and six months on" in body
+    assert "Better at closure" in body and "Not yet due six months on" in body
+    assert "Outcomes not recorded for 1 imported case" in body
+    assert "Still in the flat" not in body  # counts only: the evidence stays on the case
+    book = client.get("/impact.xlsx")
+    assert book.status_code == 200
+    sheet = load_workbook(io.BytesIO(book.content))["Outcomes"]
+    values = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert values[0][:3] == ["need_category", "needs", "at_closure_better"]
+    assert [category, 2, 1, 0, 1, 0, 1, 0, 0, 1, 0, 1] in values

@@ -33,7 +33,7 @@ FISCAL, ECONOMIC, SOCIAL = "fiscal", "economic", "social"
 VALUE_TYPES = (FISCAL, ECONOMIC, SOCIAL)
 
 # GMCA's data confidence grades and their optimism-bias corrections (docs/impact-method.md):
-# 1 independently audited or validated data, current … 6 expert judgement or old, weak evidence.
+# 1 independently audited data, under a year old … 6 expert judgement with no evidence.
 OPTIMISM_BIAS_BY_GRADE: Mapping[int, Decimal] = {
     1: Decimal("0.00"),
     2: Decimal("0.05"),
@@ -43,12 +43,12 @@ OPTIMISM_BIAS_BY_GRADE: Mapping[int, Decimal] = {
     6: Decimal("0.40"),
 }
 GRADE_MEANINGS: Mapping[int, str] = {
-    1: "independently audited or validated data, less than a year old",
+    1: "independently audited cost data, or outcome data from a rigorous evaluation, less than a year old",
     2: "data from a reputable local or national source, 1 to 2 years old",
-    3: "credible local or national analysis, 2 to 3 years old",
-    4: "estimates from reasonable assumptions or data 3 to 4 years old",
-    5: "estimates with little evidence or data 4 to 5 years old",
-    6: "expert judgement, or data more than 5 years old",
+    3: "data from a reputable local or national source, 2 to 3 years old, or a validated business case",
+    4: "estimates from local or national data more than 3 years old, or from formal surveys",
+    5: "estimates from expert judgement or practice elsewhere, with limited evidence",
+    6: "estimates from expert judgement with no previous experience or evidence",
 }
 
 

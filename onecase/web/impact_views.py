@@ -29,6 +29,7 @@ from onecase.reports.impact_reports import (
     parse_savings_inputs,
     shown_default,
 )
+from onecase.reports.outcomes import AT_CLOSURE, LABELS, SIX_MONTHS, outcomes_for
 from onecase.reports.rules import may_see_cohort_impact
 from onecase.reports.selectors import aggregate_agencies_for, impact_cohort_read, savings_read
 from onecase.web.charts import category_chart
@@ -59,6 +60,8 @@ def agency_rows(figures: dict) -> list[dict]:
         for code, row in figures.get(name, {}).get("by_agency", {}).items():
             entry = rows.setdefault(code, {"name": row["name"], "before": None, "during": None, "after": None})
             entry[name] = row
+    for entry in rows.values():
+        entry["windows"] = [entry["before"], entry["during"], entry["after"]]
     return sorted(rows.values(), key=lambda r: r["name"])
 
 
@@ -152,16 +155,6 @@ def _reports(request, *, export: bool = False):
     return form, impact, savings
 
 
-def _agency_totals(totals: dict) -> list[dict]:
-    names, rows = {}, {}
-    for name in ("before", "during", "after"):
-        for code, row in totals[name]["by_agency"].items():
-            names[code] = row["name"]
-            rows.setdefault(code, {})[name] = row
-    return [{"name": names[c], **{w: rows[c].get(w) for w in ("before", "during", "after")}}
-            for c in sorted(rows, key=lambda c: names[c])]
-
-
 def who_rows(result: dict) -> list[dict]:
     """Per agency: the present value of what it pays and of what it saves (fiscal, economic, social)."""
     agencies = sorted(set(result["who_pays"]) | set(result["who_saves"]))
@@ -175,11 +168,12 @@ def who_rows(result: dict) -> list[dict]:
 
 
 def page_context(form, impact, savings) -> dict:
-    context = {"form": form, "impact": impact, "savings": savings}
+    context = {"form": form, "impact": impact, "savings": savings,
+               "outcomes": outcomes_for_report(impact) if impact is not None else None}
     if impact is not None and impact.totals is not None:
         totals = impact.totals
         context["windows"] = [{"label": WINDOW_WORDS[n], **totals[n]} for n in ("before", "during", "after")]
-        context["agency_totals"] = _agency_totals(totals)
+        context["agency_totals"] = agency_rows(totals)
         context["value_words"] = VALUE_WORDS
         context["grouping"] = GROUPINGS[impact.by]
         series = []
@@ -190,6 +184,14 @@ def page_context(form, impact, savings) -> dict:
         context["chart"] = category_chart(
             series, chart_id="impact-cost-by-agency", unit="£", category_label="Agency and window",
             title=f"Cost by agency in the {impact.months} months before and after the cases", value_label="Cost (£)")
+    if context["outcomes"] is not None:
+        context["outcome_words"] = {
+            "at_closure": [f"{LABELS[k]} at closure" for k in AT_CLOSURE],
+            "six_months": [f"{LABELS[k]} six months on" for k in SIX_MONTHS]}
+        context["outcome_rows"] = [
+            {"category": row.category, "needs": row.needs, "at_closure": [row.at_closure[k] for k in AT_CLOSURE],
+             "six_months": [row.six_months[k] for k in SIX_MONTHS], "sustained": row.sustained}
+            for row in [*context["outcomes"].categories, context["outcomes"].total]]
     if savings is not None and savings.result is not None:
         context["who"] = who_rows(savings.result)
         context["pv_words"] = PV_WORDS
@@ -218,7 +220,7 @@ def table_rows(impact, savings) -> list[tuple[str, list[list]]]:
                          *(t["values"].get(k, Decimal("0.00")) for k in VALUE_WORDS)])
         sheets.append(("Windows", rows))
         rows = [["agency", "window", "contacts", "cost_gbp"]]
-        for row in _agency_totals(impact.totals):
+        for row in agency_rows(impact.totals):
             for name in ("before", "during", "after"):
                 if row[name]:
                     rows.append([row["name"], WINDOW_WORDS[name], row[name]["contacts"], row[name]["cost_gbp"]])
@@ -238,6 +240,14 @@ def table_rows(impact, savings) -> list[tuple[str, list[list]]]:
             did = c["difference_in_differences"]
             rows.append(["Difference in differences", f"{c['matched']} pairs", did["contacts"], did["cost_gbp"]])
             sheets.append(("Comparison", rows))
+    outcomes = outcomes_for_report(impact)
+    if outcomes is not None:
+        rows = [["need_category", "needs", *(f"at_closure_{k}" for k in AT_CLOSURE),
+                 *(f"six_months_{k}" for k in SIX_MONTHS), "sustained"]]
+        for row in [*outcomes.categories, outcomes.total]:
+            rows.append([row.category, row.needs, *(row.at_closure[k] for k in AT_CLOSURE),
+                         *(row.six_months[k] for k in SIX_MONTHS), row.sustained])
+        sheets.append(("Outcomes", rows))
     if savings is not None and savings.result is not None:
         r = savings.result
         rows = [["input", "value"], *[[what, value] for what, value in r["inputs"]]]
@@ -304,13 +314,8 @@ def impact_xlsx(request):
 
 
 def outcomes_for_report(impact):
-    """Outcomes per need category of the cohort's closed cases (counts only), where the outcomes report
-    provides them (``reports.outcomes.outcomes_for``); None when it does not, or the cohort is withheld."""
+    """Outcomes per need category of the cohort's closed cases (counts only); None when the cohort is withheld."""
     if impact.withheld:
-        return None
-    try:
-        from onecase.reports.outcomes import outcomes_for
-    except ImportError:
         return None
     return outcomes_for(impact.cohort.cases(), today=impact.today)
 
@@ -326,7 +331,6 @@ def impact_pdf(request):
         return HttpResponse("The cohort or an input is not valid: correct it on the Impact page.", status=400,
                             content_type="text/plain; charset=utf-8")
     context = page_context(form, impact, savings)
-    context["outcomes"] = outcomes_for_report(impact)
     html = render_to_string("web/impact/report.html", context, request=request)
     pdf = HTML(string=html).write_pdf()  # everything inline: the report fetches nothing
     return HttpResponse(pdf, content_type="application/pdf",
