@@ -46,20 +46,13 @@ def needs_classify(*, actor, updated_since: dt.datetime | None = None) -> dict[s
     matcher = NeedMatcher(list(NeedKeyword.objects.values_list("phrase", "category_id")))
     automatic = Contact.objects.filter(need_category_manual=False)
     if scoped:
-        counts = _needs_place(matcher, automatic.filter(updated_at__gte=updated_since))
-    else:
-        by_category: dict[int | None, list[str]] = {}
-        for text in automatic.values_list("presenting_need", flat=True).distinct().order_by():
-            by_category.setdefault(matcher.match(text), []).append(text)
-        for category_id, texts in by_category.items():
-            for start in range(0, len(texts), BATCH):
-                automatic.filter(presenting_need__in=texts[start : start + BATCH]).exclude(
-                    need_category_id=category_id
-                ).update(need_category_id=category_id)
-        counts = {
-            code or "unclassified": n
-            for code, n in Contact.objects.values_list("need_category__code").annotate(n=Count("id")).order_by()
-        }
+        automatic = automatic.filter(updated_at__gte=updated_since)
+    _needs_place(matcher, automatic)
+    counted = automatic if scoped else Contact.objects.all()
+    counts = {
+        code or "unclassified": n
+        for code, n in counted.values_list("need_category__code").annotate(n=Count("id")).order_by()
+    }
     detail = {"need_classification": counts}
     if scoped:
         detail["scope"] = "contacts imported or changed since the last link"
@@ -72,25 +65,16 @@ def needs_classify(*, actor, updated_since: dt.datetime | None = None) -> dict[s
     return counts
 
 
-def _needs_place(matcher: NeedMatcher, contacts) -> dict[str, int]:
-    """Place a few contacts row by row (each text matched once); returns contacts per category code."""
-    codes = dict(NeedCategory.objects.values_list("pk", "code"))
-    matched: dict[str, int | None] = {}
-    wanted: dict[int | None, list[int]] = defaultdict(list)
-    per_category: dict[int | None, int] = defaultdict(int)
-    for pk, text, current in contacts.values_list("pk", "presenting_need", "need_category_id").iterator(
-        chunk_size=BATCH * 4
-    ):
-        if text not in matched:
-            matched[text] = matcher.match(text)
-        category_id = matched[text]
-        per_category[category_id] += 1
-        if category_id != current:
-            wanted[category_id].append(pk)
-    for category_id, pks in wanted.items():
-        for start in range(0, len(pks), BATCH):
-            Contact.objects.filter(pk__in=pks[start : start + BATCH]).update(need_category_id=category_id)
-    return {codes.get(category_id) or "unclassified": n for category_id, n in per_category.items()}
+def _needs_place(matcher: NeedMatcher, contacts) -> None:
+    """Place ``contacts`` by their distinct texts: each text matched once, one UPDATE per batch of texts."""
+    by_category: dict[int | None, list[str]] = defaultdict(list)
+    for text in contacts.values_list("presenting_need", flat=True).distinct().order_by():
+        by_category[matcher.match(text)].append(text)
+    for category_id, texts in by_category.items():
+        for start in range(0, len(texts), BATCH):
+            contacts.filter(presenting_need__in=texts[start : start + BATCH]).exclude(
+                need_category_id=category_id
+            ).update(need_category_id=category_id)
 
 
 @transaction.atomic
