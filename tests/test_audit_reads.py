@@ -35,13 +35,27 @@ def person(write_file):
 
 
 def test_who_has_looked_is_shown_to_the_dpo_of_a_holding_agency(person):
+    """A holding agency's DPO sees its own staff's looks and every disclosure of its own records; not
+    another agency's look or disclosure, which would say who else holds records about the person."""
+    police, fire = AgencyFactory(code="POLICE"), AgencyFactory(code="FIRE")
     viewer = UserFactory(agency=AgencyFactory(code="CSC"), role=Role.KEY_WORKER)
+    officer = UserFactory(agency=police, role=Role.PRACTITIONER)
     audit_record(user=viewer, action=AuditEvent.Action.VIEW, object_type="person", object_id=person.pk)
-    police_dpo = UserFactory(agency=AgencyFactory(code="POLICE"), role=Role.DPO)
-    fire_dpo = UserFactory(agency=AgencyFactory(code="FIRE"), role=Role.DPO)
-    assert [e.username for e in access_history_for(police_dpo, person_id=person.pk)] == [viewer.username]
+    audit_record(user=viewer, action=AuditEvent.Action.DISCLOSE, object_type="person", object_id=person.pk,
+                 detail={"owner_agency_id": police.pk, "agreement": "ISA-1"})
+    audit_record(user=viewer, action=AuditEvent.Action.DISCLOSE, object_type="person", object_id=person.pk,
+                 detail={"owner_agency_id": fire.pk, "agreement": "ISA-2"})
+    audit_record(user=officer, action=AuditEvent.Action.VIEW, object_type="person", object_id=person.pk)
+    police_dpo = UserFactory(agency=police, role=Role.DPO)
+    fire_dpo = UserFactory(agency=fire, role=Role.DPO)
+    shown = [(e.username, e.action, e.detail.get("agreement")) for e in access_history_for(police_dpo, person_id=person.pk)]
+    assert shown == [(officer.username, AuditEvent.Action.VIEW, None),
+                     (viewer.username, AuditEvent.Action.DISCLOSE, "ISA-1")]
+    # Fire holds no record of the person: no history at all, not even of its own records' disclosure.
     assert list(access_history_for(fire_dpo, person_id=person.pk)) == []
     assert list(access_history_for(viewer, person_id=person.pk)) == []
+    auditor = UserFactory(agency=AgencyFactory(code="PARTNERSHIP"), role=Role.AUDITOR)
+    assert access_history_for(auditor, person_id=person.pk).count() == 4
 
 
 def test_unusual_access_flags_users_viewing_many_people(settings):

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from onecase.accounts.models import Agency, Role, User
 from onecase.accounts.rules import NO_PERSON_ACCESS
+from onecase.audit.models import AuditEvent
 from onecase.cases.models import Case
 from onecase.cases.services import case_open
 from onecase.contacts.models import Contact
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.django_db
 
 CODES = ["AAA", "BBB", "CCC", "DDD"]
 AGENCY_NAMES = {"AAA": "Agency Ashford", "BBB": "Agency Brinton", "CCC": "Agency Carrow", "DDD": "Agency Dunmore"}
+HISTORY_HEADING = "Who has looked at this record"
 PEOPLE = 4  # people 0 and 1 live in household 0, people 2 and 3 in household 1
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -135,6 +137,16 @@ def check(records, agreements, viewers):
             if not household_known:
                 assert street(p) not in body, (name, p)
             if name == "web:person":
+                # "Who has looked at this record" names whoever looked, not who holds records: a data
+                # protection officer sees their own staff's looks and each disclosure of their own
+                # agency's records, whoever it went to; the rest of the page follows the identity rule.
+                body, _, history = body.partition(HISTORY_HEADING)
+                if history and role not in (Role.PARTNERSHIP_ADMIN, Role.AUDITOR):
+                    accessors = {code} | set(AuditEvent.objects.filter(
+                        object_type="person", object_id=str(people[p].pk), action=AuditEvent.Action.DISCLOSE,
+                        detail__owner_agency_id=agencies[code].pk).values_list("agency_code", flat=True))
+                    for other in set(CODES) - accessors:
+                        assert AGENCY_NAMES[other] not in history, (p, other, role, code)
                 # Another agency's involvement: at its tier if it identifies them, else a signpost only
                 # about a person the viewer's own agency holds a record of.
                 for other in set(CODES) - {code}:

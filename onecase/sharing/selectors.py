@@ -43,10 +43,21 @@ def person_agency_ids(person_id: int) -> set[int]:
 
 
 def access_history_for(user, *, person_id: int) -> QuerySet[AuditEvent]:
-    """Who has looked at this person's records: views, disclosures and exports, newest first."""
+    """Who has looked at this person's records: views, disclosures and exports, newest first.
+
+    The partnership and auditors see every one. An agency's data protection officer sees what
+    concerns their agency: its own staff's views and exports, and each disclosure of its records,
+    to whoever they went. Another agency's disclosure to a third would tell them who else holds
+    records about the person, which the identity rule decides, not the audit trail.
+    """
     if not may_see_access_history(user, person_id):
         return AuditEvent.objects.none()
-    return AuditEvent.objects.filter(object_type="person", object_id=str(person_id), action__in=PERSON_VIEWS)
+    events = AuditEvent.objects.filter(object_type="person", object_id=str(person_id), action__in=PERSON_VIEWS)
+    if sees_whole_partnership(user) or user.role == Role.AUDITOR:
+        return events
+    return events.filter(
+        Q(agency_code=user.agency.code) | Q(action=AuditEvent.Action.DISCLOSE, detail__owner_agency_id=user.agency_id)
+    )
 
 
 def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
