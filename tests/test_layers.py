@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "onecase"
 # The bottom: who works here and who they are about, and the audit trail.
 BOTTOM = frozenset({"accounts", "people", "audit"})
 # Above it: the demand ledger and what feeds, costs, links and shares it.
-MIDDLE = BOTTOM | {"sharing", "contacts", "costs", "imports", "linkage"}
+MIDDLE = BOTTOM | {"sharing", "contacts", "costs", "imports", "linkage", "places"}
 
 # Domain app -> the other apps it may import. An app always may import itself and SHARED.
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -26,6 +26,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "costs": MIDDLE,
     "imports": MIDDLE,
     "linkage": MIDDLE,
+    "places": MIDDLE,
     "cases": MIDDLE,
     "meetings": MIDDLE | {"cases"},
     "reports": MIDDLE | {"cases", "meetings"},

@@ -164,6 +164,18 @@ LIST_URLS.update({"web:impact": "/impact/", "web:impact_csv": "/impact.csv", "we
                   "web:impact_pdf": "/impact.pdf", "api:impact": "/api/v1/impact", "api:savings": "/api/v1/savings"})
 
 
+# Measures: partnership aggregates for the partnership and analysts; a measure's pages answer 404 for a
+# code no measure has (and 403 to roles that see no measures).
+LIST_URLS.update({"web:measures": "/measures/", "web:measure_definitions": "/measures/definitions/",
+                  "api:measures": "/api/v1/measures/"})
+OBJECT_URLS.update({name: (lambda b, path=path: path) for name, path in {
+    "web:measure": "/measures/no-such-measure/", "web:measure_csv": "/measures/no-such-measure.csv",
+    "web:measure_edit": "/measures/no-such-measure/edit/",
+    "web:measure_baseline_add": "/measures/no-such-measure/baselines/new/",
+    "api:measure": "/api/v1/measures/no-such-measure/", "api:measure_forecast": "/api/v1/measures/no-such-measure/forecast/",
+}.items()})
+
+
 # Meetings: two series chaired by B discuss B's person; A is not a member, so every page of them is refused.
 def _b_meeting(template):
     def build(b):

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from onecase.api import case_views, contact_views, impact_views, meeting_views, search_views, views
+from onecase.api import case_views, contact_views, impact_views, measure_views, meeting_views, search_views, views
 
 app_name = "api"
 
@@ -28,6 +28,9 @@ urlpatterns = [
          name="case_grant_decline"),
     path("impact", impact_views.ImpactView.as_view(), name="impact"),
     path("savings", impact_views.SavingsView.as_view(), name="savings"),
+    path("measures/", measure_views.MeasureList.as_view(), name="measures"),
+    path("measures/<slug:slug>/", measure_views.MeasureDetail.as_view(), name="measure"),
+    path("measures/<slug:slug>/forecast/", measure_views.MeasureForecast.as_view(), name="measure_forecast"),
     path("meetings", meeting_views.MeetingList.as_view(), name="meetings"),
     path("meetings/overlaps", meeting_views.OverlapList.as_view(), name="meetings_overlaps"),
     path("meetings/<int:pk>", meeting_views.MeetingDetail.as_view(), name="meeting"),

@@ -89,9 +89,11 @@ INSTALLED_APPS = [
     "onecase.linkage",
     "onecase.contacts",
     "onecase.costs",
+    "onecase.places",
     "onecase.imports",
     "onecase.sharing",
     "onecase.reports",
+    "onecase.measures",
     "onecase.cases",
     "onecase.meetings",
     "onecase.demo",
@@ -228,10 +230,15 @@ CACHES = {
         "LOCATION": os.environ.get("ONECASE_CACHE_DIR", str(DATA_DIR / "cache")),
     }
 }
+# With Redis (ONECASE_REDIS_URL, e.g. redis://127.0.0.1:6379/0) the cache and the job queue use it;
+# without it, files and the database do, and nothing else needs running.
+REDIS_URL = os.environ.get("ONECASE_REDIS_URL", "")
+if REDIS_URL:
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
 
 Q_CLUSTER = {
     "name": "onecase",
-    "orm": "default",
+    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
     "workers": 1,
     "timeout": 3600,
     "retry": 3700,
@@ -255,8 +262,12 @@ AXES_USERNAME_CALLABLE = "onecase.accounts.sign_in.axes_username"
 OTP_TOTP_ISSUER = "OneCase"
 
 # Sessions end after 30 minutes idle and 10 hours after sign-in; the key rotates at sign-in.
+# They are read from the cache and written through to the database only when they change: the
+# idle clock is pushed on at most once a minute (onecase.accounts.middleware), not on every request.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = 60
 ONECASE_SESSION_ABSOLUTE_SECONDS = 10 * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -5,6 +5,7 @@ from onecase.web import (
     contact_log_views,
     demand_views,
     impact_urls,
+    measure_urls,
     meeting_urls,
     profile_views,
     report_urls,
@@ -46,4 +47,5 @@ urlpatterns += review_urls.urlpatterns
 urlpatterns += meeting_urls.urlpatterns
 urlpatterns += report_urls.urlpatterns
 urlpatterns += impact_urls.urlpatterns
+urlpatterns += measure_urls.urlpatterns
 urlpatterns += token_urls.urlpatterns

@@ -11,6 +11,7 @@ from onecase.cases.rules import CASE_WORKING_ROLES
 from onecase.contacts.labels import agency_names, contact_type_label
 from onecase.imports.models import ImportJob
 from onecase.linkage.rules import may_review_linkage, may_search_people
+from onecase.measures.rules import may_see_measures
 from onecase.reports.rules import may_see_cohort_impact
 
 register = template.Library()
@@ -45,6 +46,9 @@ def service_navigation(context) -> list[dict]:
         items.append({"text": "Cases", "href": reverse("web:my_cases"), "current": current})
     if may_see_cohort_impact(user):
         items.append({"text": "Impact", "href": reverse("web:impact"), "current": "page" if name == "impact" else ""})
+    if may_see_measures(user):
+        current = "page" if name == "measures" else ("true" if name.startswith("measure") else "")
+        items.append({"text": "Measures", "href": reverse("web:measures"), "current": current})
     current = "page" if name == "meetings" else ("true" if name.startswith("meeting") else "")
     items.append({"text": "Meetings", "href": reverse("web:meetings"), "current": current})
     if import_agencies_for(user).exists():

@@ -18,6 +18,7 @@ from onecase.costs.services import apply_default_costs
 from onecase.demo import generator
 from onecase.demo.agreements import load_demo_agreements
 from onecase.demo.cases import load_demo_cases
+from onecase.demo.measures import load_demo_measures
 from onecase.demo.meetings import load_demo_meetings
 from onecase.imports.services import ImportRejected, import_contacts
 from onecase.linkage.services import link_run
@@ -154,6 +155,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Historical cases: {cases.rows} imported from the old system ({cases.created} new, "
             f"{cases.unchanged} unchanged), all closed, on the revolving-door households."
+        )
+        measures = load_demo_measures()
+        self.stdout.write(
+            f"Measures: {measures.created} starter measures defined, {measures.unchanged} already there"
+            f"{f', {measures.skipped} skipped' if measures.skipped else ''}; place-based data: {measures.places}."
         )
 
 
