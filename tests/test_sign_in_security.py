@@ -132,7 +132,7 @@ def test_successful_sign_in_keeps_the_real_username_and_clears_failures(client, 
 
 
 def test_sessions_end_ten_hours_after_sign_in_however_active(client, agency_admin, settings):
-    assert settings.SESSION_COOKIE_AGE == 30 * 60 and settings.SESSION_SAVE_EVERY_REQUEST
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
     sign_in(client, agency_admin)
     assert client.get("/").status_code == 200
     session = client.session
@@ -180,3 +180,29 @@ def test_production_deploy_check_passes(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_the_idle_clock_moves_on_at_most_once_a_minute(client, agency_admin, settings):
+    """Each request does not write the session (it would queue behind a long import on SQLite); a
+    request a minute or more after the last push writes it once, moving the idle expiry on."""
+    from django.contrib.sessions.models import Session
+
+    from onecase.accounts.middleware import REFRESHED_AT
+
+    sign_in(client, agency_admin)
+    client.get("/")
+    key = client.session.session_key
+    first = Session.objects.get(session_key=key).expire_date
+    for _ in range(3):
+        assert client.get("/").status_code == 200
+    assert Session.objects.get(session_key=key).expire_date == first  # no write: nothing changed
+    session = client.session
+    session[REFRESHED_AT] = time.time() - settings.SESSION_REFRESH_SECONDS
+    session.save()
+    pushed = Session.objects.get(session_key=key).expire_date
+    time.sleep(1)
+    assert client.get("/").status_code == 200
+    later = Session.objects.get(session_key=key).expire_date
+    assert later > pushed
+    assert client.get("/").status_code == 200
+    assert Session.objects.get(session_key=key).expire_date == later
