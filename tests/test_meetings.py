@@ -309,6 +309,28 @@ def test_the_agenda_takes_only_subjects_the_chair_may_identify(world, client):
     assert meeting.agenda.count() == 2
 
 
+def test_a_profile_offers_the_meetings_whose_agenda_its_viewer_sets_and_fills_the_form_in(world, client):
+    soon = meeting_create(actor=None, series=world["marac"], held_on=timezone.localdate() + dt.timedelta(days=7))
+    meeting_create(actor=None, series=world["marac"], held_on=timezone.localdate() - dt.timedelta(days=7))  # past
+    other = world["other"]
+    sign_in(client, world["users"]["chair_admin"])
+    page = client.get(f"/people/{other.pk}/").content.decode()
+    assert "Add this person to a meeting&#x27;s agenda" in page or "Add this person to a meeting's agenda" in page
+    link = f"/meetings/{soon.pk}/agenda/new/?person={other.pk}"
+    assert link in page and page.count("/agenda/new/?person=") == 1  # the past meeting is not offered
+    form = client.get(link).content.decode()
+    assert f'value="{other.pk}"' in form
+    assert 'value="person" selected' in form
+    assert client.post(link, {"kind": "person", "subject": other.pk, "reason": "Risk"}).status_code == 302
+    assert soon.agenda.count() == 1
+    # A member agency's worker, who does not set the agenda, is offered nothing.
+    record = AgencyPerson.objects.create(agency=world["housing"], person_ref="HX", given_name="Dana")
+    PersonLink.objects.create(agency_person=record, person=other, match_probability=0.99)
+    sign_in(client, world["users"]["housing_worker"])
+    page = client.get(f"/people/{other.pk}/")
+    assert page.status_code == 200 and "/agenda/new/" not in page.content.decode()
+
+
 def test_forms_on_the_meeting_page_write_through_services_and_audit(world, client):
     users = world["users"]
     case = case_open(actor=None, key_worker=users["csc_worker"], household=world["household"])

@@ -33,7 +33,7 @@ from onecase.meetings.models import (
     Minutes,
     Series,
 )
-from onecase.meetings.rules import may_read_minutes, member_agency_ids, sees_aggregates_only
+from onecase.meetings.rules import may_manage_meeting, may_read_minutes, member_agency_ids, sees_aggregates_only
 from onecase.people.models import Household, Person
 from onecase.people.selectors import household_members
 from onecase.sharing.selectors import known_households, known_people
@@ -54,6 +54,12 @@ def series_visible_to(user) -> QuerySet[Series]:
 
 def meetings_visible_to(user) -> QuerySet[Meeting]:
     return Meeting.objects.filter(series__in=series_visible_to(user)).select_related("series__chair_agency")
+
+
+def meetings_to_add_to(user, *, most: int = 8) -> list[Meeting]:
+    """Scheduled meetings, today or later, whose agenda ``user`` may set: soonest first."""
+    upcoming = meetings_visible_to(user).filter(status=Meeting.Status.SCHEDULED, held_on__gte=timezone.localdate())
+    return [m for m in upcoming.order_by("held_on", "pk")[: most * 4] if may_manage_meeting(user, m)][:most]
 
 
 def series_counted_for(user) -> QuerySet[Series]:

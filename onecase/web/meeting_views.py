@@ -194,10 +194,11 @@ def attendee_new(request, pk: int):
 
 class AgendaItemForm(forms.Form):
     kind = forms.ChoiceField(label="Household or person", choices=[("household", "Household"), ("person", "Person")])
-    subject = forms.IntegerField(label="Household or person number", min_value=1,
-                                 help_text="Find them with Find a person: the number ends the address of their page, "
-                                           "for example 1234 in /people/1234/",
-                                 error_messages={"required": "Enter the household or person number",
+    subject = forms.IntegerField(label="Their number in OneCase", min_value=1,
+                                 help_text="Opening this from their page (“Add to a meeting’s agenda”) fills "
+                                           "it in. Otherwise find them with Find a person: the number ends the address "
+                                           "of their page, for example 1234 in /people/1234/",
+                                 error_messages={"required": "Enter their number in OneCase",
                                                  "invalid": "Enter the number, for example 1234",
                                                  "min_value": "Enter the number, for example 1234"})
     reason = forms.CharField(label="Why should the meeting discuss them?", max_length=2000, widget=forms.Textarea,
@@ -217,13 +218,22 @@ class AgendaItemForm(forms.Form):
         return data
 
 
+def _agenda_subject(request) -> dict:
+    """The household or person a profile page's link names (?household= or ?person=), to fill the form in."""
+    for kind in ("household", "person"):
+        value = request.GET.get(kind, "")
+        if value.isdigit():
+            return {"kind": kind, "subject": int(value)}
+    return {}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def agenda_item_new(request, pk: int):
     meeting = _meeting(request, pk)
     if not may_manage_meeting(request.user, meeting):
         raise PermissionDenied("Only the chair's agency sets the agenda.")
-    form = AgendaItemForm(_posted(request), user=request.user)
+    form = AgendaItemForm(_posted(request), user=request.user, initial=_agenda_subject(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -14,6 +14,7 @@ from onecase.contacts.profiles import ChronologyFilter, ChronologyOptions, profi
 from onecase.contacts.rules import RECLASSIFY_ROLES, may_log_contacts
 from onecase.exports import csv_response
 from onecase.linkage.rules import may_review_linkage
+from onecase.meetings.selectors import meetings_to_add_to
 from onecase.sharing.models import Tier
 from onecase.sharing.rules import may_break_glass, may_export_sar, may_see_access_history
 from onecase.sharing.selectors import access_history_for, identity_remembered
@@ -103,6 +104,7 @@ def _render(request, kind: str, pk: int):
         "may_sar": kind == "person" and may_export_sar(request.user, pk),
         "may_break_glass": kind == "person" and may_break_glass(request.user),
         "may_open_case": may_open_cases(request.user),
+        "agenda_meetings": meetings_to_add_to(request.user),
         "reclassify_agencies": _reclassify_agencies(request.user),
         "cases": cases_on_subject(request.user, **{f"{kind}_id": pk}),
         "may_review": may_review_linkage(request.user),
