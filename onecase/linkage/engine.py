@@ -235,6 +235,27 @@ class SparkEngine(DuckDBEngine):
 
     def _drop(self, sdf) -> None:
         sdf.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+        # Splink leaves Spark's temporary views in place; they live as long as the session, and the
+        # next run in it (a long-lived driver, the next link command in a worker) reuses their names.
+        self.spark.catalog.dropTempView(sdf.physical_name)
+
+
+def spark_session(master: str, *, checkpoint_dir: str, conf: dict[str, str] | None = None):
+    """A Spark session at ``master`` ready for ``SparkEngine``: Splink's similarity functions on the classpath.
+
+    An active session in this process is reused (Spark keeps one per process).
+    """
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    builder = (
+        SparkSession.builder.master(master).appName("onecase-link").config("spark.jars", similarity_jar_location())
+    )
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setCheckpointDir(checkpoint_dir)
+    return session
 
 
 def _say(progress: Progress | None, message: str) -> None:

@@ -112,10 +112,11 @@ def enqueue() -> None:
 # --- running --------------------------------------------------------------------------------------
 
 
-def link_waiting(*, progress: Callable[[str], None] | None = None) -> list[int]:
+def link_waiting(*, progress: Callable[[str], None] | None = None, engine=None) -> list[int]:
     """Link every waiting request, run after run while more arrive; returns how many requests each run took.
 
-    Does nothing if another link is running: that one takes what waits when it finishes.
+    Does nothing if another link is running: that one takes what waits when it finishes. ``engine``
+    (default DuckDB) is where Splink trains and scores, e.g. a ``SparkEngine`` from the command line.
     """
     done = []
     for _ in range(RUNS_PER_TASK):
@@ -126,7 +127,7 @@ def link_waiting(*, progress: Callable[[str], None] | None = None) -> list[int]:
             break
         if claim is None:
             break
-        done.append(_run(claim, progress))
+        done.append(_run(claim, progress, engine))
     else:
         if LinkRequest.objects.filter(status=Status.WAITING).exists():
             transaction.on_commit(enqueue)
@@ -134,7 +135,7 @@ def link_waiting(*, progress: Callable[[str], None] | None = None) -> list[int]:
 
 
 def link_in_process(*, reason: str, full: bool = False, progress: Callable[[str], None] | None = None,
-                    waiting: Callable[[], None] | None = None) -> LinkRequest:
+                    waiting: Callable[[], None] | None = None, engine=None) -> LinkRequest:
     """Link now, in this process (the command line): ask, then link, or wait for the run that links it.
 
     ``waiting()`` is called once if another process's run must finish first. Returns the request,
@@ -148,7 +149,7 @@ def link_in_process(*, reason: str, full: bool = False, progress: Callable[[str]
             links_recover()
         except OperationalError:  # SQLite: an import holds the write lock; look again shortly
             pass
-        link_waiting(progress=progress)
+        link_waiting(progress=progress, engine=engine)
         request.refresh_from_db()
         if not request.pending:
             return request
@@ -158,7 +159,7 @@ def link_in_process(*, reason: str, full: bool = False, progress: Callable[[str]
         time.sleep(WAIT_POLL)
 
 
-def _run(claim: str, progress: Callable[[str], None] | None) -> int:
+def _run(claim: str, progress: Callable[[str], None] | None, engine=None) -> int:
     """Link the requests of ``claim``; record the outcome on them. Returns how many requests it took."""
     from onecase.linkage.run import LinkageConflict
     from onecase.linkage.services import link_run
@@ -172,7 +173,7 @@ def _run(claim: str, progress: Callable[[str], None] | None) -> int:
         for attempt in range(1, RETRIES + 1):
             started.clear()
             try:
-                run = link_run(actor=None, full=full, progress=report, started=started.append)
+                run = link_run(actor=None, full=full, engine=engine, progress=report, started=started.append)
             except (LinkageConflict, OperationalError) as exc:
                 logger.warning("link %s: %s; try %s of %s", claim[:8], exc.__class__.__name__, attempt, RETRIES)
                 if attempt < RETRIES:

@@ -77,14 +77,15 @@ def link_soon(*, reason: str) -> LinkRequest:
     return jobs.request_link(reason=reason)
 
 
-def link_now(*, reason: str, full: bool = False, progress=None, waiting=None) -> LinkRequest:
-    """Link new and changed agency people (or everyone, ``full``) in this process, for the command line.
+def link_now(*, reason: str, full: bool = False, progress=None, waiting=None, engine=None) -> LinkRequest:
+    """Link new and changed agency people (or everyone, ``full``) in this process, for the command line,
+    on ``engine`` (DuckDB unless given, e.g. a ``SparkEngine``).
 
     Waits for a link running elsewhere to finish first (``waiting()`` is called once if so); one
     link at a time, as for ``link_soon``. Returns the request, finished (``run`` holds the run) or
     failed (``message`` says why, in plain words). Not in a transaction: it commits as it goes.
     """
-    return jobs.link_in_process(reason=reason, full=full, progress=progress, waiting=waiting)
+    return jobs.link_in_process(reason=reason, full=full, progress=progress, waiting=waiting, engine=engine)
 
 
 def _active_link(agency_person: AgencyPerson) -> PersonLink:
