@@ -246,3 +246,11 @@ def test_a_weekly_measure_asks_for_weeks_in_its_baseline_form(client, measures, 
     assert "For example, 2024-01." in monthly and "2024-W01" not in monthly
     missing = client.post("/measures/asb-weekly/baselines/new/", {"start": "", "end": "2024-W10"})
     assert "Enter the first period of the baseline, like 2024-W01." in missing.content.decode()
+
+
+def test_the_home_page_points_analysts_to_measures_and_impact(client, measures, analyst):
+    sign_in(client, analyst)
+    body = client.get("/").content.decode()
+    assert "Where to look" in body
+    for href in ('href="/demand/"', 'href="/measures/"', 'href="/impact/"'):
+        assert body.count(href) >= 2, href  # the service navigation, and the list on the page

@@ -30,6 +30,8 @@ from onecase.imports.jobs import (
 from onecase.imports.models import ImportJob
 from onecase.imports.rules import may_start_job
 from onecase.linkage.jobs import links_recover
+from onecase.measures.rules import may_see_measures
+from onecase.reports.rules import may_see_cohort_impact
 from onecase.reports.selectors import agency_counts_for
 from onecase.sharing.models import Alert
 from onecase.sharing.selectors import alerts_for, disclosure_requests_to_decide
@@ -88,6 +90,8 @@ def home(request):
         context["jobs"] = list(jobs_visible_to(user).select_related("agency", "created_by")[:HOME_IMPORTS])
     else:
         context["kind"] = "counts"
+        context["may_see_measures"] = may_see_measures(user)
+        context["may_see_impact"] = may_see_cohort_impact(user)
     rows = agency_counts_for(user)
     context["rows"] = rows
     context["totals"] = {
