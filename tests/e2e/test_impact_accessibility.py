@@ -21,7 +21,7 @@ pytestmark = [
 
 def test_impact_page_is_accessible(page, cohort):  # noqa: F811
     sign_in(page, cohort["admin"].username)
-    page.get_by_role("link", name="Impact", exact=True).click()
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Impact", exact=True).click()
     page.wait_for_url("**/impact/")
     assert page.get_by_role("heading", name="Savings report").count() == 1
     assert_accessible(page, "the Impact page")

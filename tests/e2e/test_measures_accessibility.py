@@ -16,7 +16,7 @@ pytestmark = [
 def test_measures_pages_are_accessible(page, measures, partnership_admin):  # noqa: F811
     baseline_add(actor=None, measure=measures["rent"], start="2024-01", end="2024-12", reason="The first year.")
     sign_in(page, partnership_admin.username)
-    page.get_by_role("link", name="Measures", exact=True).click()
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Measures", exact=True).click()
     page.wait_for_url("**/measures/")
     assert page.get_by_role("heading", name="Tier 2: front doors and leading indicators").count() == 1
     assert_accessible(page, "the measures dashboard")
