@@ -237,16 +237,21 @@ def chronology_for(user, case: Case, *, limit: int = 300) -> Chronology:
                 words.add(agency_id)
         full = [a for a, d in disclosures.items() if d.tier >= Tier.FULL]
         withheld = len(agency_ids) - len(full)
-        for c in contacts.filter(agency_id__in=full).select_related("agency", "need_category").order_by(
-            "-occurred_at"
-        )[:limit]:
-            need = c.need_category.name if c.need_category else ""
-            said = c.presenting_need if c.agency_id in words else "Presenting need not shared under the agreement"
-            entries.append(Entry(at=c.occurred_at, source="contact", agency=c.agency.code,
-                                 title=contact_type_label(c.contact_type),
-                                 detail=said + (f" ({need})" if need and c.agency_id in words else ""),
-                                 person_id=c.person_id, agency_id=c.agency_id,
-                                 shared_under=disclosures[c.agency_id].relied_on))
+        codes = dict(Agency.objects.filter(pk__in=full).values_list("pk", "code"))
+        relied_on = {agency_id: disclosures[agency_id].relied_on for agency_id in full}  # once per agency, not per row
+        # Only the columns shown: a few hundred whole contacts with their agency and category cost more to build.
+        for at, agency_id, contact_type, presenting_need, need, contact_person_id in (
+            contacts.filter(agency_id__in=full).order_by("-occurred_at").values_list(
+                "occurred_at", "agency_id", "contact_type", "presenting_need", "need_category__name", "person_id"
+            )[:limit]
+        ):
+            need = need or ""
+            said = presenting_need if agency_id in words else "Presenting need not shared under the agreement"
+            entries.append(Entry(at=at, source="contact", agency=codes[agency_id],
+                                 title=contact_type_label(contact_type),
+                                 detail=said + (f" ({need})" if need and agency_id in words else ""),
+                                 person_id=contact_person_id, agency_id=agency_id,
+                                 shared_under=relied_on[agency_id]))
     entries.sort(key=lambda e: e.at, reverse=True)
     return Chronology(entries=entries[:limit], disclosures=disclosures, withheld_agencies=withheld)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -21,9 +21,9 @@ from onecase.accounts.models import Agency, Role
 from onecase.accounts.rules import is_staff_member, sees_people
 from onecase.audit.models import AuditEvent
 from onecase.audit.services import audit_record, disclosures_record
-from onecase.contacts.models import Contact, DemandClass, DemandCount, DemandDay, DemandTotal
+from onecase.contacts.models import Contact, DemandClass, DemandCount, DemandDay, DemandTotal, NeedCategory
 from onecase.costs.models import UnitCost
-from onecase.costs.selectors import cost_by
+from onecase.costs.selectors import cost_by, unit_cost_map
 from onecase.people.models import Address, Household
 from onecase.sharing.models import DataCategory, Tier
 from onecase.sharing.rules import disclosure_for
@@ -62,19 +62,26 @@ class DemandScope:
 
 def demand_scope(user) -> DemandScope:
     """The command line (user None) and the partnership count everything, with names."""
+    return _scope_and_disclosures(user)[0]
+
+
+def _scope_and_disclosures(user) -> tuple[DemandScope, dict[int, object]]:
+    """``demand_scope``, and the disclosure of each agency's contacts to ``user`` that decided it
+    (empty where no agency's disclosure was asked)."""
     if user is None:
-        return DemandScope(None, True)
+        return DemandScope(None, True), {}
     if not is_staff_member(user):
-        return DemandScope(frozenset(), False)
+        return DemandScope(frozenset(), False), {}
     if user.role == Role.ANALYST:
-        return DemandScope(None, False)
+        return DemandScope(None, False), {}
     if not sees_people(user):
-        return DemandScope(frozenset(), False)
-    counted = frozenset(
-        agency.pk for agency in Agency.objects.all()
-        if disclosure_for(user, agency.pk, category=DataCategory.CONTACTS).tier >= Tier.SUMMARY
-    )
-    return DemandScope(counted, True)
+        return DemandScope(frozenset(), False), {}
+    disclosures = {
+        agency_id: disclosure_for(user, agency_id, category=DataCategory.CONTACTS)
+        for agency_id in Agency.objects.values_list("pk", flat=True)
+    }
+    counted = frozenset(agency_id for agency_id, found in disclosures.items() if found.tier >= Tier.SUMMARY)
+    return DemandScope(counted, True), disclosures
 
 
 def ledger_for(scope: DemandScope, *, subjects: bool = False) -> QuerySet[Contact]:
@@ -108,10 +115,24 @@ def demand_ranking(
     failure-demand contacts and flags.
     Over the whole ledger the order comes from the demand counts; for a period, from the ledger.
     """
+    return _demand_ranking(user, demand_scope(user), by=by, top=top, since=since, until=until, order=order,
+                           now=now)
+
+
+def _demand_ranking(
+    user,
+    scope: DemandScope,
+    *,
+    by: str = "household",
+    top: int = 20,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    order: str = "contacts",
+    now: dt.datetime | None = None,
+) -> list[dict]:
     if by not in KEYS:
         raise ValueError(f"by must be one of {', '.join(KEYS)}")
     key = KEYS[by]
-    scope = demand_scope(user)
     bounded = bool(since) or bool(until and until < dt.date.max)
     contacts, of_subjects = (ledger_for(scope, subjects=by_subject).filter(**{f"{key}__isnull": False})
                              for by_subject in (False, True))
@@ -125,31 +146,14 @@ def demand_ranking(
         ids = _ranked_in_ledger(contacts, key, top, order)
     else:
         ids = _ranked_by_counts(by, scope.agency_ids, top, order)
-    # The detail of the ranked few, read from the ledger by their index.
-    ranked = of_subjects.filter(**{f"{key}__in": ids})
-    detail = {
-        row[key]: row
-        for row in ranked.order_by().values(key).annotate(
-            total=Count("pk"),
-            first=Min("occurred_at"),
-            last=Max("occurred_at"),
-            failures=Count("pk", filter=Q(demand_class=DemandClass.FAILURE)),
-            agencies=Count("agency_id", distinct=True),
-        )
-    }
-    rows = [detail[i] for i in ids]
-    costs = cost_by(ranked, key) if ids else {}
-    failure_costs = cost_by(ranked.filter(demand_class=DemandClass.FAILURE), key) if ids else {}
-    by_agency: dict[int, dict[str, int]] = {i: {} for i in ids}
-    for row in ranked.order_by().values(key, "agency__code").annotate(n=Count("pk")):
-        by_agency[row[key]][row["agency__code"]] = row["n"]
-    labels = subject_labels(user, by, ids, names=scope.names)
-    key_workers = _key_workers(by, ids)
     # Flags look back from the end of the period asked for, or from now.
     as_at = now or timezone.now()
     if now is None and until and until < dt.date.max:
         as_at = min(_start_of(until + dt.timedelta(days=1)), as_at)
-    flags = subject_flags(of_subjects, key, ids, as_at, thresholds())
+    # The detail of the ranked few, read from the ledger by their index.
+    rows, by_agency, costs, failure_costs, flags = _ranked_detail(of_subjects, key, ids, as_at, thresholds())
+    labels = subject_labels(user, by, ids, names=scope.names)
+    key_workers = _key_workers(by, ids)
     for subject in key_workers:
         # A live case owns it: it no longer needs an owner.
         flags[subject] = [f for f in flags.get(subject, []) if f != "needs_owner"]
@@ -176,11 +180,10 @@ def demand_ranking(
 def demand_search(user, *, ip=None, export: bool = False, api: bool = False, **ranking) -> list[dict]:
     """``demand_ranking``, recording the search (or export) and, in the same transaction, each
     other agency's figures disclosed about each household, person or address ranked."""
-    rows = demand_ranking(user, **ranking)
+    scope, disclosures = _scope_and_disclosures(user)
+    rows = _demand_ranking(user, scope, **ranking)
     by = ranking.get("by", "household")
-    scope = demand_scope(user)
     codes = dict(Agency.objects.values_list("code", "pk"))
-    disclosures: dict[int, object] = {}
     shown = []
     if scope.names:
         for row in rows:
@@ -279,6 +282,81 @@ def _ranked_from_totals(by: str, agency_ids: frozenset[int], top: int) -> list[i
     return None
 
 
+def _ranked_detail(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt.datetime, t: DemandThresholds):
+    """For the ranked ``ids``: their rows (total, first, last, failures, agencies), contacts per agency
+    code, cost, failure cost and flags, as ``subject_flags`` and ``cost_by`` give them, from one query
+    grouped by subject, agency and contact type (and one more for the ASB trigger's dates, if any)."""
+    if not ids:
+        return [], {}, {}, {}, {}
+    owner_since = now - dt.timedelta(days=t.owner_days)
+    span = dt.timedelta(days=t.rising_days)
+    groups = (
+        contacts.filter(**{f"{key}__in": ids})
+        .order_by()
+        .values(key, "agency_id", "contact_type")
+        .annotate(
+            n=Count("pk"),
+            first=Min("occurred_at"),
+            last=Max("occurred_at"),
+            failures=Count("pk", filter=Q(demand_class=DemandClass.FAILURE)),
+            owner=Count("pk", filter=Q(occurred_at__gte=owner_since, occurred_at__lte=now)),
+            latest=Count("pk", filter=Q(occurred_at__gte=now - span, occurred_at__lte=now)),
+            before=Count("pk", filter=Q(occurred_at__gte=now - 2 * span, occurred_at__lt=now - span)),
+            asb=Count("pk", filter=_asb_q(by_subquery=True) & Q(occurred_at__lte=now)),
+        )
+    )
+    prices = {(agency_id, contact_type): int((unit * 100).to_integral_value(ROUND_HALF_UP))
+              for (agency_id, contact_type), unit in unit_cost_map().items()}
+    codes = dict(Agency.objects.values_list("pk", "code"))
+    detail = {i: {key: i, "total": 0, "first": None, "last": None, "failures": 0, "agencies": 0} for i in ids}
+    by_agency: dict[int, dict[str, int]] = {i: {} for i in ids}
+    pence: dict[int, int] = {}
+    failure_pence: dict[int, int] = {}
+    owner: dict[int, tuple[int, set[int]]] = {}
+    asb: dict[int, int] = {}
+    rising: dict[int, list[int]] = {}
+    for g in groups:
+        subject, agency_id = g[key], g["agency_id"]
+        row = detail[subject]
+        row["total"] += g["n"]
+        row["failures"] += g["failures"]
+        row["first"] = g["first"] if row["first"] is None else min(row["first"], g["first"])
+        row["last"] = g["last"] if row["last"] is None else max(row["last"], g["last"])
+        code = codes[agency_id]
+        by_agency[subject][code] = by_agency[subject].get(code, 0) + g["n"]
+        unit = prices.get((agency_id, g["contact_type"]))
+        if unit is not None:  # as cost_by: a subject none of whose contacts has a unit cost is left out
+            pence[subject] = pence.get(subject, 0) + g["n"] * unit
+            if g["failures"]:
+                failure_pence[subject] = failure_pence.get(subject, 0) + g["failures"] * unit
+        if g["owner"]:
+            n, agencies = owner.setdefault(subject, (0, set()))
+            owner[subject] = (n + g["owner"], agencies | {agency_id})
+        asb[subject] = asb.get(subject, 0) + g["asb"]
+        if g["latest"] or g["before"]:
+            counts = rising.setdefault(subject, [0, 0])
+            counts[0] += g["latest"]
+            counts[1] += g["before"]
+    for subject, agencies in by_agency.items():
+        detail[subject]["agencies"] = len(agencies)
+
+    flags: dict[int, list[str]] = {i: [] for i in ids}
+    for subject, (n, agencies) in owner.items():
+        if len(agencies) >= t.owner_agencies and n >= t.owner_contacts:
+            flags[subject].append("needs_owner")
+    # Only a subject with enough ASB reports in all can have enough within the window.
+    reported = [i for i in ids if asb.get(i, 0) >= t.asb_reports] if t.asb_reports >= 1 else ids
+    _asb_flags(contacts, key, reported, now, t, flags)
+    for subject, (latest, before) in rising.items():
+        if latest >= t.rising_minimum and latest >= t.rising_ratio * max(before, 1):
+            flags[subject].append("rising_demand")
+
+    def money(found: dict[int, int]) -> dict[int, Decimal]:
+        return {subject: (Decimal(p) / 100).quantize(Decimal("0.01")) for subject, p in found.items()}
+
+    return [detail[i] for i in ids], by_agency, money(pence), money(failure_pence), flags
+
+
 # Cases builds on contacts, not the reverse: on start it names here where key workers come from
 # (cases.apps sets cases.selectors.key_workers_for).
 _key_worker_source: Callable[[str, list[int]], dict[int, str]] | None = None
@@ -332,19 +410,7 @@ def subject_flags(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt
     ):
         if row["agencies"] >= t.owner_agencies and row["n"] >= t.owner_contacts:
             flags[row[key]].append("needs_owner")
-    asb = Q()
-    for word in ASB_WORDS:
-        asb |= Q(contact_type__icontains=word)
-    asb |= Q(need_category__code="crime_asb")
-    times: dict[int, list[dt.datetime]] = {}
-    for subject, at in recent.filter(asb, occurred_at__lte=now).order_by(key, "occurred_at").values_list(
-        key, "occurred_at"
-    ):
-        times.setdefault(subject, []).append(at)
-    window = dt.timedelta(days=t.asb_days)
-    for subject, stamps in times.items():
-        if any(stamps[i + t.asb_reports - 1] - stamps[i] <= window for i in range(len(stamps) - t.asb_reports + 1)):
-            flags[subject].append("asb_trigger")
+    _asb_flags(recent, key, ids, now, t, flags)
     span = dt.timedelta(days=t.rising_days)
     for row in (
         recent.filter(occurred_at__gte=now - 2 * span, occurred_at__lte=now)
@@ -358,6 +424,34 @@ def subject_flags(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt
         if row["latest"] >= t.rising_minimum and row["latest"] >= t.rising_ratio * max(row["before"], 1):
             flags[row[key]].append("rising_demand")
     return flags
+
+
+def _asb_q(*, by_subquery: bool = False) -> Q:
+    """An ASB report: its type names ASB, or its need is crime and ASB. ``by_subquery`` tests the need
+    without joining its category (for a grouped query)."""
+    asb = Q()
+    for word in ASB_WORDS:
+        asb |= Q(contact_type__icontains=word)
+    if by_subquery:
+        return asb | Q(need_category_id__in=NeedCategory.objects.filter(code="crime_asb").values("pk"))
+    return asb | Q(need_category__code="crime_asb")
+
+
+def _asb_flags(contacts: QuerySet[Contact], key: str, ids: list[int], now: dt.datetime, t: DemandThresholds,
+               flags: dict[int, list[str]]) -> None:
+    """Adds asb_trigger to ``flags`` for each of ``ids`` with ``t.asb_reports`` ASB reports within
+    ``t.asb_days``, up to ``now``."""
+    if not ids:
+        return
+    times: dict[int, list[dt.datetime]] = {}
+    for subject, at in contacts.filter(_asb_q(), **{f"{key}__in": ids}, occurred_at__lte=now).order_by(
+        key, "occurred_at"
+    ).values_list(key, "occurred_at"):
+        times.setdefault(subject, []).append(at)
+    window = dt.timedelta(days=t.asb_days)
+    for subject, stamps in times.items():
+        if any(stamps[i + t.asb_reports - 1] - stamps[i] <= window for i in range(len(stamps) - t.asb_reports + 1)):
+            flags[subject].append("asb_trigger")
 
 
 def month_list(end: dt.date, months: int) -> list[str]:

@@ -43,7 +43,9 @@ class Command(BaseCommand):
             raise CommandError(f"--bind must be HOST:PORT, for example 127.0.0.1:8000 (not {bind!r}).")
         if not no_collectstatic:
             call_command("collectstatic", interactive=False, verbosity=0)
-        env = {**os.environ, "DEBUG": "0", "DJANGO_SETTINGS_MODULE": "onecase.config.settings"}
+        # Each thread keeps its database connection for a minute (unless DB_CONN_MAX_AGE says otherwise):
+        # opening one per request cost PostgreSQL a new backend process every time.
+        env = {"DB_CONN_MAX_AGE": "60", **os.environ, "DEBUG": "0", "DJANGO_SETTINGS_MODULE": "onecase.config.settings"}
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         self.stdout.write(
             f"Serving OneCase on http://{bind}/ with {workers} worker{'s' if workers != 1 else ''} of {threads} "
